@@ -1,0 +1,331 @@
+"""Every partition log of a broker, across its log dirs (Kafka's LogManager).
+
+At start it locks each log dir (``.lock``), checks or writes ``meta.properties``,
+reads the three offset checkpoints and opens every ``<topic>-<partition>``
+directory. Without a ``.kafka_cleanshutdown`` marker the logs are recovered from
+their recovery points; the marker is removed once loading is done, so a crash
+after that is again seen as unclean. A checkpoint that does not parse is logged
+with its path and the logs of that dir are recovered from offset 0 rather than
+trusting anything.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from storage.checkpoints import (
+    CLEAN_SHUTDOWN_FILE,
+    LOCK_FILE,
+    LOG_START_OFFSET_CHECKPOINT,
+    META_PROPERTIES,
+    RECOVERY_POINT_CHECKPOINT,
+    REPLICATION_OFFSET_CHECKPOINT,
+    CorruptCheckpointError,
+    OffsetCheckpointFile,
+    fsync_dir,
+    read_properties,
+    write_clean_shutdown,
+    write_meta_properties,
+)
+from storage.config import LogConfig
+from storage.errors import StorageError
+from storage.log import Log, parse_partition_dir_name
+from wire.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+
+
+class LogDirError(Exception):
+    """A log dir cannot be used: locked by another broker, or its meta.properties disagree."""
+
+
+class _LogDir:
+    """One log dir: its lock and its checkpoint files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.recovery_points = OffsetCheckpointFile(path / RECOVERY_POINT_CHECKPOINT)
+        self.log_start_offsets = OffsetCheckpointFile(path / LOG_START_OFFSET_CHECKPOINT)
+        self.high_watermarks = OffsetCheckpointFile(path / REPLICATION_OFFSET_CHECKPOINT)
+        self._lock_fd: int | None = None
+
+    def lock(self) -> None:
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # flock conflicts even within one process; lockf is what a JVM broker's
+            # FileChannel.tryLock takes, so both kinds of broker see each other.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise LogDirError(
+                f"Failed to acquire lock on file {self.path / LOCK_FILE}: another broker is using this directory"
+            ) from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases both locks
+            self._lock_fd = None
+
+
+class LogManager:
+    """All partition logs of this broker (contract in docs/internals.md, "storage").
+
+    ``topic_configs`` (optional) gives the config of a topic whose log is found on
+    disk at start; without it every loaded log gets ``default_config`` until the
+    broker calls ``update_config``.
+    """
+
+    def __init__(
+        self,
+        log_dirs: Iterable[str | Path],
+        *,
+        broker_id: int,
+        cluster_id: str,
+        default_config: LogConfig,
+        now_ms: int = 0,
+        producer_id_expiration_ms: int = 86_400_000,
+        topic_configs: Callable[[str], LogConfig | None] | None = None,
+    ) -> None:
+        self.broker_id = broker_id
+        self.cluster_id = cluster_id
+        self.default_config = default_config
+        self.producer_id_expiration_ms = producer_id_expiration_ms
+        self._topic_configs = topic_configs
+        self._dirs: list[_LogDir] = []
+        self._logs: dict[TopicPartition, Log] = {}
+        self._log_dir_of: dict[TopicPartition, _LogDir] = {}
+        self.had_clean_shutdown: dict[Path, bool] = {}
+        self._shut_down = False
+        paths = [Path(p).absolute() for p in log_dirs]
+        if not paths:
+            raise ValueError("at least one log dir is required")
+        try:
+            for path in paths:
+                path.mkdir(parents=True, exist_ok=True)
+                d = _LogDir(path)
+                d.lock()
+                self._dirs.append(d)
+                self._check_meta_properties(path)
+            for d in self._dirs:
+                self._load_dir(d, now_ms)
+        except BaseException:
+            for d in self._dirs:
+                d.unlock()
+            raise
+
+    # ------------------------------------------------------------------ startup
+
+    def _check_meta_properties(self, path: Path) -> None:
+        meta = path / META_PROPERTIES
+        if not meta.exists():
+            write_meta_properties(path, self.broker_id, self.cluster_id)
+            return
+        props = read_properties(meta)
+        found_broker = props.get("broker.id", props.get("node.id"))
+        if found_broker is not None and int(found_broker) != self.broker_id:
+            raise LogDirError(
+                f"Stored broker.id {found_broker} in {meta} doesn't match the configured broker.id {self.broker_id}"
+            )
+        found_cluster = props.get("cluster.id")
+        if found_cluster and found_cluster != self.cluster_id:
+            raise LogDirError(
+                f"The cluster id {self.cluster_id} doesn't match the stored cluster id {found_cluster} in {meta}"
+            )
+        if not found_cluster:
+            write_meta_properties(path, self.broker_id, self.cluster_id)
+
+    def _read_checkpoint(
+        self, checkpoint: OffsetCheckpointFile
+    ) -> dict[TopicPartition, int] | None:
+        try:
+            return checkpoint.read()
+        except CorruptCheckpointError as e:
+            log.error("%s: ignoring it and recovering conservatively", e)
+            return None
+
+    def _config_for(self, topic: str) -> LogConfig:
+        if self._topic_configs is not None:
+            config = self._topic_configs(topic)
+            if config is not None:
+                return config
+        return self.default_config
+
+    def _load_dir(self, d: _LogDir, now_ms: int) -> None:
+        marker = d.path / CLEAN_SHUTDOWN_FILE
+        clean = marker.exists()
+        self.had_clean_shutdown[d.path] = clean
+        recovery_points = self._read_checkpoint(d.recovery_points)
+        log_starts = self._read_checkpoint(d.log_start_offsets)
+        high_watermarks = self._read_checkpoint(d.high_watermarks)
+        if recovery_points is None:
+            clean = False  # no trustworthy recovery points: rescan everything
+            recovery_points = {}
+        for entry in sorted(os.scandir(d.path), key=lambda e: e.name):
+            if not entry.is_dir():
+                continue
+            try:
+                topic, partition = parse_partition_dir_name(entry.name)
+            except ValueError:
+                continue
+            tp = (topic, partition)
+            if tp in self._logs:
+                raise LogDirError(
+                    f"Duplicate log directories for {topic}-{partition}: {self._log_dir_of[tp].path} and {d.path}"
+                )
+            partition_log = Log.open(
+                Path(entry.path),
+                self._config_for(topic),
+                now_ms=now_ms,
+                recovery_point=recovery_points.get(tp, 0),
+                log_start_offset=(log_starts or {}).get(tp),
+                producer_id_expiration_ms=self.producer_id_expiration_ms,
+                clean=clean,
+            )
+            if high_watermarks is not None and tp in high_watermarks:
+                partition_log.update_high_watermark(high_watermarks[tp])
+            self._logs[tp] = partition_log
+            self._log_dir_of[tp] = d
+        if marker.exists():
+            marker.unlink()
+            fsync_dir(d.path)
+
+    # ------------------------------------------------------------------ access
+
+    @property
+    def log_dirs(self) -> list[Path]:
+        return [d.path for d in self._dirs]
+
+    def get_log(self, topic: str, partition: int) -> Log | None:
+        return self._logs.get((topic, partition))
+
+    def all_logs(self) -> list[Log]:
+        return list(self._logs.values())
+
+    def create_log(
+        self,
+        topic: str,
+        partition: int,
+        config: LogConfig | None = None,
+        topic_id: uuid.UUID | None = None,
+        *,
+        now_ms: int = 0,
+    ) -> Log:
+        """Return the partition's log, creating it in the least-loaded log dir if absent."""
+        tp = (topic, partition)
+        existing = self._logs.get(tp)
+        if existing is not None:
+            if config is not None:
+                existing.config = config
+            return existing
+        counts = {id(d): 0 for d in self._dirs}
+        for d in self._log_dir_of.values():
+            counts[id(d)] += 1
+        d = min(self._dirs, key=lambda x: counts[id(x)])
+        partition_log = Log.open(
+            d.path / f"{topic}-{partition}",
+            config or self.default_config,
+            now_ms=now_ms,
+            producer_id_expiration_ms=self.producer_id_expiration_ms,
+            topic_id=topic_id,
+        )
+        self._logs[tp] = partition_log
+        self._log_dir_of[tp] = d
+        return partition_log
+
+    def update_config(self, topic: str, config: LogConfig) -> None:
+        """New topic-level configs (AlterConfigs) take effect for every partition log."""
+        for (t, _p), partition_log in self._logs.items():
+            if t == topic:
+                partition_log.config = config
+
+    def delete_log(self, topic: str, partition: int) -> bool:
+        """Remove the partition's directory and everything in it (DeleteTopics)."""
+        tp = (topic, partition)
+        partition_log = self._logs.pop(tp, None)
+        if partition_log is None:
+            return False
+        self._log_dir_of.pop(tp, None)
+        partition_log.delete()
+        return True
+
+    # ------------------------------------------------------------------ periodic work
+
+    def checkpoint(self) -> None:
+        """Write the recovery-point, log-start-offset and replication-offset checkpoints."""
+        for d in self._dirs:
+            logs = {tp: lg for tp, lg in self._logs.items() if self._log_dir_of[tp] is d}
+            d.recovery_points.write({tp: lg.recovery_point for tp, lg in logs.items()})
+            d.log_start_offsets.write(
+                {
+                    tp: lg.log_start_offset
+                    for tp, lg in logs.items()
+                    if lg.log_start_offset > lg.segments[0].base_offset
+                }
+            )
+            d.high_watermarks.write({tp: lg.high_watermark for tp, lg in logs.items()})
+
+    def cleanup(self, now_ms: int) -> int:
+        """Retention for every log; returns how many segments were deleted."""
+        deleted = 0
+        for partition_log in self._logs.values():
+            deleted += partition_log.delete_old_segments(now_ms)
+        if deleted:
+            self._checkpoint_log_start_offsets()
+        return deleted
+
+    def _checkpoint_log_start_offsets(self) -> None:
+        for d in self._dirs:
+            d.log_start_offsets.write(
+                {
+                    tp: lg.log_start_offset
+                    for tp, lg in self._logs.items()
+                    if self._log_dir_of[tp] is d
+                    and lg.log_start_offset > lg.segments[0].base_offset
+                }
+            )
+
+    def flush_dirty_logs(self, now_ms: int) -> int:
+        """``Log.maybe_flush`` for every log (``flush.ms``, rolled segments); returns how many flushed.
+
+        The broker calls it periodically (Kafka's ``log.flush.scheduler.interval.ms``
+        loop), off the event loop since it may fsync.
+        """
+        return sum(1 for lg in self._logs.values() if lg.maybe_flush(now_ms))
+
+    def remove_expired_producers(self, now_ms: int) -> None:
+        for partition_log in self._logs.values():
+            partition_log.remove_expired_producers(now_ms)
+
+    def shutdown(self) -> None:
+        """Flush and close every log, write the checkpoints and the clean-shutdown markers.
+
+        A second call does nothing.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        errors: list[BaseException] = []
+        for partition_log in self._logs.values():
+            try:
+                partition_log.flush()
+                partition_log.close()
+            except (OSError, StorageError) as e:
+                log.error("Error closing %s: %s", partition_log.dir, e)
+                errors.append(e)
+        if not errors:
+            self.checkpoint()
+            for d in self._dirs:
+                write_clean_shutdown(d.path)
+        for d in self._dirs:
+            d.unlock()
+        if errors:
+            raise StorageError(ErrorCode.KAFKA_STORAGE_ERROR, f"shutdown failed: {errors[0]}")

@@ -1,0 +1,499 @@
+"""One log segment: a ``.log`` file of record batches plus its two sparse indexes.
+
+Kafka's ``LogSegment``. The ``.log`` file is the batches exactly as received (after
+the broker patched base offset and leader epoch), back to back. Every
+``index.interval.bytes`` of appended data the segment adds an offset-index entry
+(last offset of the batch -> position of the batch) and a time-index entry (largest
+timestamp so far -> its offset).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import crc32c as _crc32c
+
+from storage.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
+from wire.buffers import FileSlice
+from wire.records import (
+    ATTRIBUTES_OFFSET,
+    BATCH_HEADER_SIZE,
+    LOG_OVERHEAD,
+    MAGIC_OFFSET,
+    RecordBatchHeader,
+    iter_records,
+    parse_header,
+)
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
+_SCAN_CHUNK = 8 * 1024 * 1024
+_HEADER_CHUNK = 8192
+_LENGTH = struct.Struct(">i")
+_MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD
+
+
+def segment_file_name(base_offset: int, suffix: str) -> str:
+    """Kafka's 20-digit zero-padded file name for a segment's file."""
+    return f"{base_offset:020d}{suffix}"
+
+
+def pwrite_all(fd: int, data: memoryview | bytes, position: int) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.pwrite(fd, view, position)
+        view = view[n:]
+        position += n
+
+
+@dataclass
+class ScanResult:
+    """Outcome of scanning a segment's bytes: where valid data ends and why it stopped."""
+
+    valid_end: int
+    next_offset: int | None
+    error: str | None
+
+
+def scan_batches(
+    fd: int,
+    start: int,
+    end: int,
+    *,
+    base_offset: int,
+    min_offset: int,
+    on_batch: Callable[[int, RecordBatchHeader], None],
+    verify: bool = True,
+) -> ScanResult:
+    """Walk the batches stored in ``[start, end)`` of ``fd``, checking each one.
+
+    A batch is accepted when it is complete, has magic 2, a sane length, offsets
+    above the previous batch's (and within the segment's relative range), and
+    (when ``verify``) a matching CRC-32C. The walk stops at the first batch that is
+    not; ``valid_end`` is then where the good data ends. Reads go in large chunks
+    so that CRC checking, not system calls, bounds the speed.
+    """
+    pos = start
+    expected = min_offset
+    next_offset: int | None = None
+    chunk = b""
+    chunk_start = start
+    view = memoryview(chunk)
+    while pos < end:
+        rel = pos - chunk_start
+        if len(chunk) - rel < BATCH_HEADER_SIZE:
+            chunk = os.pread(fd, min(_SCAN_CHUNK, end - pos), pos)
+            chunk_start, rel, view = pos, 0, memoryview(chunk)
+            if len(chunk) < LOG_OVERHEAD:
+                return ScanResult(pos, next_offset, f"truncated batch at position {pos}")
+        (length,) = _LENGTH.unpack_from(chunk, rel + 8)
+        if length < _MIN_BATCH_LENGTH:
+            return ScanResult(pos, next_offset, f"invalid batch length {length} at position {pos}")
+        size = length + LOG_OVERHEAD
+        if pos + size > end:
+            return ScanResult(pos, next_offset, f"truncated batch at position {pos}")
+        if len(chunk) - rel < size:
+            chunk = os.pread(fd, max(min(_SCAN_CHUNK, end - pos), size), pos)
+            chunk_start, rel, view = pos, 0, memoryview(chunk)
+            if len(chunk) < size:
+                return ScanResult(pos, next_offset, f"truncated batch at position {pos}")
+        if chunk[rel + MAGIC_OFFSET] != 2:
+            return ScanResult(
+                pos, next_offset, f"unsupported magic {chunk[rel + MAGIC_OFFSET]} at position {pos}"
+            )
+        header = parse_header(chunk, rel)
+        if verify and _crc32c.crc32c(view[rel + ATTRIBUTES_OFFSET : rel + size]) != header.crc:
+            return ScanResult(pos, next_offset, f"CRC mismatch in batch at position {pos}")
+        if (
+            header.base_offset < expected
+            or header.last_offset_delta < 0
+            or header.last_offset - base_offset > INT32_MAX
+        ):
+            return ScanResult(pos, next_offset, f"offsets out of order or range at position {pos}")
+        on_batch(pos, header)
+        expected = next_offset = header.next_offset
+        pos += size
+    return ScanResult(pos, next_offset, None)
+
+
+class LogSegment:
+    """A ``.log`` file with its ``.index`` and ``.timeindex`` (Kafka's LogSegment).
+
+    ``next_offset`` is one past the last offset stored (``base_offset`` when empty);
+    ``size`` is the byte length of the ``.log``. Appends must come with increasing
+    offsets; the caller (``Log``) checks that.
+    """
+
+    def __init__(
+        self,
+        dir: Path,
+        base_offset: int,
+        *,
+        index_interval_bytes: int,
+        max_index_entries: int,
+        created_ms: int,
+    ) -> None:
+        self.dir = Path(dir)
+        self.base_offset = base_offset
+        self.index_interval_bytes = index_interval_bytes
+        self.created_ms = created_ms
+        self.log_path = self.dir / segment_file_name(base_offset, LOG_SUFFIX)
+        os.close(os.open(self.log_path, os.O_WRONLY | os.O_CREAT, 0o644))
+        # No O_APPEND: writes go to explicit positions with pwrite.
+        self.file: BinaryIO = open(self.log_path, "r+b", buffering=0)  # noqa: SIM115 - owned until close()
+        self._fd = self.file.fileno()
+        self.size = os.fstat(self._fd).st_size
+        self.offset_index = OffsetIndex(
+            self.dir / segment_file_name(base_offset, INDEX_SUFFIX), base_offset, max_index_entries
+        )
+        # Kafka sizes both indexes from segment.index.bytes: 8- and 12-byte entries.
+        self.time_index = TimeIndex(
+            self.dir / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
+            base_offset,
+            max_index_entries * 8 // 12,
+        )
+        # Kafka creates both index files with the segment; a missing one later means
+        # it was lost and must be rebuilt.
+        self.index_files_existed = self.offset_index.path.exists() and self.time_index.path.exists()
+        self.offset_index.create()
+        self.time_index.create()
+        # Index files are reopened on the first append: a log with many segments
+        # keeps one descriptor per segment (its .log, for file slices).
+        self.close_handlers()
+        self.next_offset = base_offset
+        self.max_timestamp_so_far = -1
+        self.offset_of_max_timestamp_so_far = base_offset
+        self.rolling_based_timestamp: int | None = None
+        self.bytes_since_last_index_entry = 0
+        self.closed = False
+
+    # ------------------------------------------------------------------ loading
+
+    def load_clean(self) -> bool:
+        """Load indexes written at a clean shutdown; False if they had to be rebuilt.
+
+        The indexes are checked (ordered, inside the segment) and the tail after the
+        last index entry is scanned to find the next offset; anything inconsistent
+        means the index is rebuilt from the log.
+        """
+        try:
+            if self.size and not self.index_files_existed:
+                raise CorruptIndexError(f"{self.log_path}: index files are missing")
+            self.offset_index.load()
+            self.time_index.load()
+            pos = self.offset_index.last_entry()[1] if len(self.offset_index) else 0
+            if pos > self.size:
+                raise CorruptIndexError(f"{self.offset_index.path}: position past end of log")
+            self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far = (
+                self.time_index.last_entry()
+            )
+
+            def track_timestamp(_pos: int, header: RecordBatchHeader) -> None:
+                if header.max_timestamp > self.max_timestamp_so_far:
+                    self.max_timestamp_so_far = header.max_timestamp
+                    self.offset_of_max_timestamp_so_far = header.last_offset
+
+            result = scan_batches(
+                self._fd,
+                pos,
+                self.size,
+                base_offset=self.base_offset,
+                min_offset=self.base_offset,
+                on_batch=track_timestamp,
+                verify=False,
+            )
+            if result.error is not None or result.valid_end != self.size:
+                raise CorruptIndexError(f"{self.log_path}: {result.error}")
+            if result.next_offset is None and self.size:
+                raise CorruptIndexError(f"{self.offset_index.path}: no batch after last entry")
+            self.next_offset = (
+                result.next_offset if result.next_offset is not None else self.base_offset
+            )
+            self.offset_index.sanity_check(self.next_offset, max(self.size, 1))
+            self.time_index.sanity_check(self.next_offset)
+            self._load_rolling_timestamp()
+            # Continue indexing as Kafka does after a restart: count from the tail.
+            self.bytes_since_last_index_entry = self.size - pos
+            return True
+        except CorruptIndexError:
+            self.recover(on_batch=None)
+            return False
+
+    def _load_rolling_timestamp(self) -> None:
+        if self.size >= BATCH_HEADER_SIZE:
+            head = os.pread(self._fd, BATCH_HEADER_SIZE, 0)
+            try:
+                self.rolling_based_timestamp = parse_header(head).max_timestamp
+            except Exception:
+                self.rolling_based_timestamp = None
+
+    def recover(self, on_batch: Callable[[int, RecordBatchHeader], None] | None) -> int:
+        """Rebuild both indexes from the log, cutting the file at the first bad batch.
+
+        Returns the number of bytes cut off. ``on_batch`` sees every valid batch
+        (the log uses it to rebuild the leader-epoch cache and producer state).
+        """
+        self.offset_index.reset()
+        self.time_index.reset()
+        self.max_timestamp_so_far = -1
+        self.offset_of_max_timestamp_so_far = self.base_offset
+        self.bytes_since_last_index_entry = 0
+        self.next_offset = self.base_offset
+        self.rolling_based_timestamp = None
+
+        def index_batch(pos: int, header: RecordBatchHeader) -> None:
+            self._index_batch(pos, header)
+            if on_batch is not None:
+                on_batch(pos, header)
+
+        result = scan_batches(
+            self._fd,
+            0,
+            self.size,
+            base_offset=self.base_offset,
+            min_offset=self.base_offset,
+            on_batch=index_batch,
+        )
+        truncated = self.size - result.valid_end
+        if truncated:
+            os.ftruncate(self._fd, result.valid_end)
+            self.size = result.valid_end
+        if result.next_offset is not None:
+            self.next_offset = result.next_offset
+        self._load_rolling_timestamp()
+        return truncated
+
+    # ------------------------------------------------------------------ writing
+
+    def _index_batch(self, pos: int, header: RecordBatchHeader) -> None:
+        if header.max_timestamp > self.max_timestamp_so_far:
+            self.max_timestamp_so_far = header.max_timestamp
+            self.offset_of_max_timestamp_so_far = header.last_offset
+        if self.bytes_since_last_index_entry > self.index_interval_bytes:
+            if not self.offset_index.is_full:
+                self.offset_index.append(header.last_offset, pos)
+            if not self.time_index.is_full:
+                self.time_index.maybe_append(
+                    self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far
+                )
+            self.bytes_since_last_index_entry = 0
+        self.bytes_since_last_index_entry += header.size
+        self.next_offset = header.next_offset
+
+    def append(
+        self, data: memoryview | bytes, batches: list[tuple[int, RecordBatchHeader]]
+    ) -> None:
+        """Write ``data`` (whole batches, offsets assigned) at the end of the file verbatim.
+
+        ``batches`` are ``(position within data, header)`` for each batch in it.
+        """
+        start = self.size
+        pwrite_all(self._fd, data, start)
+        self.size += len(memoryview(data).cast("B"))
+        if self.rolling_based_timestamp is None and batches:
+            self.rolling_based_timestamp = batches[0][1].max_timestamp
+        for pos, header in batches:
+            self._index_batch(start + pos, header)
+
+    def can_convert_to_relative_offset(self, offset: int) -> bool:
+        return 0 <= offset - self.base_offset <= INT32_MAX
+
+    def should_roll(
+        self,
+        *,
+        messages_size: int,
+        max_timestamp_in_messages: int,
+        max_offset_in_messages: int,
+        now_ms: int,
+        segment_bytes: int,
+        segment_ms: int,
+        segment_jitter_ms: int = 0,
+    ) -> bool:
+        """Kafka's ``shouldRoll``: size, age, full indexes or offsets out of relative range."""
+        if self.rolling_based_timestamp is not None and self.rolling_based_timestamp >= 0:
+            waited = max_timestamp_in_messages - self.rolling_based_timestamp
+        else:
+            waited = now_ms - self.created_ms
+        return (
+            (self.size > 0 and self.size > segment_bytes - messages_size)
+            or (self.size > 0 and waited > segment_ms - segment_jitter_ms)
+            or self.offset_index.is_full
+            or self.time_index.is_full
+            or not self.can_convert_to_relative_offset(max_offset_in_messages)
+        )
+
+    def on_become_inactive(self) -> None:
+        """When the segment stops being active: record its final max timestamp."""
+        if self.max_timestamp_so_far >= 0:
+            self.time_index.maybe_append(
+                self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far, skip_full_check=True
+            )
+
+    def flush(self) -> None:
+        os.fsync(self._fd)
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    # ------------------------------------------------------------------ reading
+
+    def read_header(self, position: int) -> RecordBatchHeader | None:
+        """The header of the batch at ``position`` or None at/after the end."""
+        if position + BATCH_HEADER_SIZE > self.size:
+            return None
+        return parse_header(os.pread(self._fd, BATCH_HEADER_SIZE, position))
+
+    def iter_headers(self, position: int = 0) -> Iterator[tuple[int, RecordBatchHeader]]:
+        """Batch headers from ``position`` on (positions must be batch starts).
+
+        Reads 8 KiB at a time, so runs of small batches cost one system call per
+        many headers; a large batch costs one read of its first 8 KiB.
+        """
+        chunk = b""
+        chunk_start = position
+        size = self.size
+        while position + BATCH_HEADER_SIZE <= size:
+            rel = position - chunk_start
+            if rel < 0 or len(chunk) - rel < BATCH_HEADER_SIZE:
+                chunk = os.pread(self._fd, _HEADER_CHUNK, position)
+                chunk_start, rel = position, 0
+                if len(chunk) < BATCH_HEADER_SIZE:
+                    return
+            header = parse_header(chunk, rel)
+            yield position, header
+            position += header.size
+
+    def translate_offset(
+        self, offset: int, start_position: int = 0
+    ) -> tuple[int, RecordBatchHeader] | None:
+        """The first batch whose last offset is >= ``offset`` (Kafka's translateOffset)."""
+        _, pos = self.offset_index.lookup(offset)
+        pos = max(pos, start_position)
+        for position, header in self.iter_headers(pos):
+            if header.last_offset >= offset:
+                return position, header
+        return None
+
+    def read(
+        self, start_offset: int, max_size: int, max_offset: int, min_one_message: bool
+    ) -> tuple[FileSlice, int] | None:
+        """A slice of whole batches starting with the one holding ``start_offset``.
+
+        Includes batches while their last offset is below ``max_offset`` and the
+        total stays within ``max_size``; the first batch is returned whole even if
+        larger, when ``min_one_message``. Returns ``(slice, first batch base offset)``
+        or None when there is nothing to return.
+        """
+        found = self.translate_offset(start_offset)
+        if found is None:
+            return None
+        start, first = found
+        if first.last_offset >= max_offset:
+            return None
+        length = 0
+        for position, header in self.iter_headers(start):
+            if header.last_offset >= max_offset:
+                break
+            if length + header.size > max_size and not (length == 0 and min_one_message):
+                break
+            length = position + header.size - start
+        if length == 0:
+            return None
+        return FileSlice(self.file, start, length), first.base_offset
+
+    def find_offset_by_timestamp(
+        self, timestamp: int, start_offset: int
+    ) -> tuple[int, int, int] | None:
+        """First record with timestamp >= ``timestamp`` at or after ``start_offset``.
+
+        Returns ``(offset, timestamp, partition_leader_epoch)`` or None.
+        """
+        _, index_offset = self.time_index.lookup(timestamp)
+        _, pos = self.offset_index.lookup(max(index_offset, start_offset))
+        for position, header in self.iter_headers(pos):
+            if header.max_timestamp >= timestamp and header.last_offset >= start_offset:
+                data = os.pread(self._fd, header.size, position)
+                for record in iter_records(data, 0, header):
+                    if record.timestamp >= timestamp and record.offset >= start_offset:
+                        return record.offset, record.timestamp, header.partition_leader_epoch
+        return None
+
+    # ------------------------------------------------------------------ truncation and files
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every batch whose last offset is >= ``offset``; returns bytes removed."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return 0
+        position, _ = found
+        removed = self.size - position
+        self.offset_index.truncate_to(offset)
+        self.time_index.truncate_to(offset)
+        os.ftruncate(self._fd, position)
+        self.size = position
+        # Re-derive the timestamp bookkeeping from what survives: the time index up
+        # to its last entry, then the few batches after the last offset-index entry.
+        self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far = (
+            self.time_index.last_entry()
+        )
+        tail = self.offset_index.last_entry()[1] if len(self.offset_index) else 0
+        self.next_offset = self.base_offset
+        for _pos, header in self.iter_headers(tail):
+            self.next_offset = header.next_offset
+            if header.max_timestamp > self.max_timestamp_so_far:
+                self.max_timestamp_so_far = header.max_timestamp
+                self.offset_of_max_timestamp_so_far = header.last_offset
+        self.bytes_since_last_index_entry = self.size - tail
+        if self.size == 0:
+            self.rolling_based_timestamp = None
+        return removed
+
+    def largest_timestamp(self) -> int:
+        """Kafka's ``largestTimestamp``: newest record timestamp, else the file's mtime."""
+        if self.max_timestamp_so_far >= 0:
+            return self.max_timestamp_so_far
+        return int(os.fstat(self._fd).st_mtime * 1000)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.on_become_inactive()
+        self.offset_index.close()
+        self.time_index.close()
+        self.file.close()
+        self.closed = True
+
+    def close_handlers(self) -> None:
+        """Close the index files but keep the ``.log`` open for slices still in flight."""
+        self.offset_index.close()
+        self.time_index.close()
+
+    def rename_to_deleted(self) -> None:
+        """Kafka's async delete, step one: ``.log`` -> ``.log.deleted`` (and the indexes)."""
+        self.close_handlers()
+        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+            if path.exists():
+                os.replace(path, path.with_name(path.name + DELETED_SUFFIX))
+
+    def delete_files(self) -> None:
+        """Close and remove every file of the segment (also the ``.deleted`` forms)."""
+        if not self.closed:
+            self.offset_index.close()
+            self.time_index.close()
+            self.file.close()
+            self.closed = True
+        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+            for p in (path, path.with_name(path.name + DELETED_SUFFIX)):
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+
+    def __repr__(self) -> str:
+        return f"LogSegment(base_offset={self.base_offset}, size={self.size}, next_offset={self.next_offset})"
