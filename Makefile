@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 BOOTSTRAP ?=
 PYTEST_ARGS ?=
+# Extra broker flags for `make run`, e.g. ARGS="--override num.partitions=3".
+ARGS ?=
 
-.PHONY: all venv run test unit compat bench generate check-generated lint clean
+.PHONY: all venv run test unit compat bench generate check-generated lint api-table clean
 
 all: venv
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 venv: $(STAMP)
 
 run: venv
-	$(PY) -m kpybroker config/server.properties
+	$(PY) -m kpybroker config/server.properties $(ARGS)
 
 generate: venv
 	$(PY) tools/generate_wire.py --shared $(SHARED)
@@ -37,14 +39,19 @@ check-generated: venv
 unit: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Without BOOTSTRAP the suite starts (and stops) a fresh kpybroker itself.
 compat: venv
-	$(PY) -m pytest -q compat-tests $(if $(BOOTSTRAP),--bootstrap=$(BOOTSTRAP),)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) compat-tests $(if $(BOOTSTRAP),--bootstrap=$(BOOTSTRAP),)
 
 test: venv check-generated
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests compat-tests
 
 bench: venv
 	$(PY) bench/run.py
+
+# The supported-API table in README.md, from the dispatch table.
+api-table: venv
+	$(PY) tools/api_table.py
 
 lint: venv
 	$(VENV)/bin/ruff check wire storage replication kpybroker tools tests compat-tests bench

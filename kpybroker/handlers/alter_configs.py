@@ -1,0 +1,63 @@
+"""AlterConfigs (API key 33), every version wire covers (0-2): the legacy API that
+replaces a resource's whole set of dynamic configs.
+
+As Kafka (ConfigAdminManager.preprocess, then the controller's
+legacyAlterConfigs): a resource listed twice fails both entries with
+INVALID_REQUEST; duplicate keys or a null value in one resource are
+INVALID_REQUEST. TOPIC resources: an empty name is INVALID_REQUEST, an illegal
+name INVALID_TOPIC_EXCEPTION, an unknown config or bad value INVALID_CONFIG, an
+unknown topic UNKNOWN_TOPIC_OR_PARTITION; configs not given are removed. BROKER
+resources: the name must be empty (the cluster-wide default) or this broker's
+id, and only configs Kafka can change at run time are accepted
+(INVALID_REQUEST otherwise). Any other type is INVALID_REQUEST.
+``validate_only`` checks without storing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpybroker import admin_configs as ac
+from kpybroker.dispatch import handler
+from wire.api_keys import ApiKey
+from wire.errors import ErrorCode
+from wire.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+
+Result = AlterConfigsResponse.AlterConfigsResourceResponse
+
+
+@handler(ApiKey.ALTER_CONFIGS)
+async def handle(ctx: Any, header: Any, request: AlterConfigsRequest) -> AlterConfigsResponse:
+    broker = ctx.broker
+    dups = ac.duplicate_resources(request.resources)
+    results = []
+    for r in request.resources:
+        code, message = ErrorCode.NONE, None
+        try:
+            if (r.resource_type, r.resource_name) in dups:
+                raise ac.AdminError(
+                    ErrorCode.INVALID_REQUEST, "Each resource must appear at most once."
+                )
+            await ac.alter_resource_legacy(
+                broker,
+                r.resource_type,
+                r.resource_name,
+                [(c.name, c.value) for c in r.configs],
+                bool(request.validate_only),
+            )
+        except ac.AdminError as exc:
+            code, message = exc.error_code, exc.message
+        except Exception as exc:
+            c = ac.error_code_of(exc)
+            if c is None:
+                raise
+            code, message = c, ac.error_message_of(exc)
+        results.append(
+            Result(
+                error_code=int(code),
+                error_message=message,
+                resource_type=r.resource_type,
+                resource_name=r.resource_name,
+            )
+        )
+    return AlterConfigsResponse(throttle_time_ms=0, responses=results)

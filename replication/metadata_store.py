@@ -1,0 +1,231 @@
+"""Cluster metadata: topics, their ids, partition state and configs.
+
+Kafka keeps this in the ``__cluster_metadata`` KRaft log (or ZooKeeper before
+that). A single kpybroker keeps it in one JSON file in its first log dir,
+``kpybroker-metadata.json``, rewritten atomically (temp file, fsync, rename,
+fsync of the directory) on every change, so a crash leaves either the old or the
+new state, never a torn one. A ZooKeeper-backed store will offer the same
+``MetadataStore`` interface.
+
+The store is pure state plus persistence: it does not open logs or know about
+sockets. The broker decides what to change and then records it here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+METADATA_FILE = "kpybroker-metadata.json"
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class PartitionState:
+    """Leader, leader epoch, replicas and ISR of one partition (Kafka's
+    PartitionRegistration). ``partition_epoch`` counts every change of this state."""
+
+    leader: int
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    partition_epoch: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "leader": self.leader,
+            "leader_epoch": self.leader_epoch,
+            "replicas": list(self.replicas),
+            "isr": list(self.isr),
+            "partition_epoch": self.partition_epoch,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartitionState:
+        return cls(
+            leader=int(data["leader"]),
+            leader_epoch=int(data["leader_epoch"]),
+            replicas=[int(r) for r in data["replicas"]],
+            isr=[int(r) for r in data["isr"]],
+            partition_epoch=int(data.get("partition_epoch", 0)),
+        )
+
+
+@dataclass
+class TopicMetadata:
+    """One topic: its id, partitions by index, topic-level config overrides."""
+
+    name: str
+    topic_id: uuid.UUID
+    partitions: dict[int, PartitionState] = field(default_factory=dict)
+    configs: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic_id": str(self.topic_id),
+            "internal": self.internal,
+            "configs": dict(self.configs),
+            "partitions": {str(p): s.to_json() for p, s in sorted(self.partitions.items())},
+        }
+
+    @classmethod
+    def from_json(cls, name: str, data: dict[str, Any]) -> TopicMetadata:
+        return cls(
+            name=name,
+            topic_id=uuid.UUID(data["topic_id"]),
+            partitions={int(p): PartitionState.from_json(s) for p, s in data.get("partitions", {}).items()},
+            configs={str(k): str(v) for k, v in data.get("configs", {}).items()},
+            internal=bool(data.get("internal", False)),
+        )
+
+
+class MetadataStore(Protocol):
+    """What the broker needs from a metadata store (local file or ZooKeeper)."""
+
+    cluster_id: str | None
+    broker_configs: dict[str, str]
+
+    def topics(self) -> Iterator[TopicMetadata]: ...
+    def get_topic(self, name: str) -> TopicMetadata | None: ...
+    def get_topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata | None: ...
+    def put_topic(self, topic: TopicMetadata) -> None: ...
+    def delete_topic(self, name: str) -> TopicMetadata | None: ...
+    def set_topic_configs(self, name: str, configs: dict[str, str]) -> None: ...
+    def set_partition_state(self, name: str, partition: int, state: PartitionState) -> None: ...
+    def set_broker_configs(self, configs: dict[str, str]) -> None: ...
+    def set_cluster_id(self, cluster_id: str) -> None: ...
+    def allocate_producer_id_block(self, size: int) -> int: ...
+
+
+class LocalMetadataStore:
+    """The single-broker metadata store: a JSON file rewritten atomically."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.cluster_id: str | None = None
+        self.broker_configs: dict[str, str] = {}
+        self.next_producer_id: int = 0
+        self._topics: dict[str, TopicMetadata] = {}
+        self._by_id: dict[uuid.UUID, TopicMetadata] = {}
+        if os.path.exists(self.path):
+            self._load()
+
+    @classmethod
+    def in_dir(cls, log_dir: str | os.PathLike[str]) -> LocalMetadataStore:
+        return cls(os.path.join(os.fspath(log_dir), METADATA_FILE))
+
+    # -- reading ---------------------------------------------------------------
+
+    def topics(self) -> Iterator[TopicMetadata]:
+        return iter(list(self._topics.values()))
+
+    def topic_names(self) -> list[str]:
+        return list(self._topics)
+
+    def get_topic(self, name: str) -> TopicMetadata | None:
+        return self._topics.get(name)
+
+    def get_topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata | None:
+        return self._by_id.get(topic_id)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._topics
+
+    def __len__(self) -> int:
+        return len(self._topics)
+
+    # -- changing --------------------------------------------------------------
+
+    def put_topic(self, topic: TopicMetadata) -> None:
+        """Add or replace a topic and persist."""
+        old = self._topics.get(topic.name)
+        if old is not None:
+            self._by_id.pop(old.topic_id, None)
+        self._topics[topic.name] = topic
+        self._by_id[topic.topic_id] = topic
+        self.save()
+
+    def delete_topic(self, name: str) -> TopicMetadata | None:
+        topic = self._topics.pop(name, None)
+        if topic is not None:
+            self._by_id.pop(topic.topic_id, None)
+            self.save()
+        return topic
+
+    def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        """Replace the topic's config overrides with ``configs``."""
+        self._topics[name].configs = dict(configs)
+        self.save()
+
+    def set_partition_state(self, name: str, partition: int, state: PartitionState) -> None:
+        self._topics[name].partitions[partition] = state
+        self.save()
+
+    def set_broker_configs(self, configs: dict[str, str]) -> None:
+        """Replace the dynamic broker-level configs (AlterConfigs on the broker)."""
+        self.broker_configs = dict(configs)
+        self.save()
+
+    def set_cluster_id(self, cluster_id: str) -> None:
+        self.cluster_id = cluster_id
+        self.save()
+
+    def allocate_producer_id_block(self, size: int) -> int:
+        """Reserve ``size`` producer ids and return the first. Persisted before it is
+        handed out, so ids stay unique across restarts (Kafka's ProducerIdManager)."""
+        if size <= 0:
+            raise ValueError("block size must be positive")
+        first = self.next_producer_id
+        self.next_producer_id = first + size
+        self.save()
+        return first
+
+    # -- persistence -------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": _FORMAT_VERSION,
+            "cluster_id": self.cluster_id,
+            "next_producer_id": self.next_producer_id,
+            "broker_configs": dict(self.broker_configs),
+            "topics": {name: t.to_json() for name, t in sorted(self._topics.items())},
+        }
+
+    def save(self) -> None:
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, exist_ok=True)
+        tmp = self.path + ".tmp"
+        data = json.dumps(self.to_json(), indent=1, sort_keys=True).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def _load(self) -> None:
+        with open(self.path, encoding="utf-8") as f:
+            data = json.load(f)
+        version = data.get("version")
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"{self.path}: unsupported metadata format version {version!r}")
+        self.cluster_id = data.get("cluster_id")
+        self.next_producer_id = int(data.get("next_producer_id", 0))
+        self.broker_configs = {str(k): str(v) for k, v in data.get("broker_configs", {}).items()}
+        for name, tdata in data.get("topics", {}).items():
+            topic = TopicMetadata.from_json(name, tdata)
+            self._topics[name] = topic
+            self._by_id[topic.topic_id] = topic

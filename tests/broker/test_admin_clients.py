@@ -1,0 +1,251 @@
+"""Admin APIs driven by stock clients over real sockets: confluent-kafka's
+AdminClient (librdkafka) and kafka-python's KafkaAdminClient, against the
+threaded ``broker`` fixture of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from wire.errors import ErrorCode
+
+TIMEOUT = 15
+
+# Legacy AlterConfigs is tested on purpose (clients and tools still send it).
+pytestmark = pytest.mark.filterwarnings("ignore:alter_configs has been deprecated")
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+
+
+def error_code(future: Any) -> ErrorCode:
+    """The Kafka error code a confluent-kafka admin future failed with (NONE on success)."""
+    try:
+        future.result(timeout=TIMEOUT)
+    except KafkaException as exc:
+        return ErrorCode(exc.args[0].code())
+    return ErrorCode.NONE
+
+
+def produce(bootstrap: str, topic: str, n: int, partition: int = 0) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i in range(n):
+        p.produce(topic, value=b"x%d" % i, partition=partition)
+    assert p.flush(TIMEOUT) == 0
+
+
+def test_confluent_create_topics_and_errors(broker: Any) -> None:
+    a = admin(broker)
+    fs = a.create_topics([NewTopic("c-ok", 3, 1, config={"retention.ms": "60000"})])
+    assert error_code(fs["c-ok"]) == ErrorCode.NONE
+    fs = a.create_topics([NewTopic("c-dry", 2, 1)], validate_only=True)
+    assert error_code(fs["c-dry"]) == ErrorCode.NONE
+    assert broker.broker.metadata.get_topic("c-dry") is None
+    cases = {
+        "c-ok": (NewTopic("c-ok", 1, 1), ErrorCode.TOPIC_ALREADY_EXISTS),
+        "c-bad#": (NewTopic("c-bad#", 1, 1), ErrorCode.INVALID_TOPIC_EXCEPTION),
+        "c-rf": (NewTopic("c-rf", 1, 3), ErrorCode.INVALID_REPLICATION_FACTOR),
+        "c-cfg": (
+            NewTopic("c-cfg", 1, 1, config={"no.such.config": "1"}),
+            ErrorCode.INVALID_CONFIG,
+        ),
+        "c-val": (
+            NewTopic("c-val", 1, 1, config={"cleanup.policy": "forever"}),
+            ErrorCode.INVALID_CONFIG,
+        ),
+        "c-assign": (
+            NewTopic("c-assign", 1, -1, replica_assignment=[[broker.broker.broker_id + 3]]),
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        ),
+    }
+    fs = a.create_topics([t for t, _ in cases.values()])
+    assert {name: error_code(f) for name, f in fs.items()} == {n: c for n, (_, c) in cases.items()}
+    # librdkafka refuses 0 partitions itself; -1 means the broker default (v4+).
+    fs = a.create_topics([NewTopic("c-default")])
+    assert error_code(fs["c-default"]) == ErrorCode.NONE
+    assert len(
+        broker.broker.metadata.get_topic("c-default").partitions
+    ) == broker.broker.config.get("num.partitions")
+    md = a.list_topics(timeout=TIMEOUT)
+    assert len(md.topics["c-ok"].partitions) == 3
+
+
+def test_confluent_describe_and_alter_configs(broker: Any) -> None:
+    a = admin(broker)
+    assert (
+        error_code(
+            a.create_topics([NewTopic("cfg", 1, 1, config={"retention.ms": "60000"})])["cfg"]
+        )
+        == 0
+    )
+    res = ConfigResource(ResourceType.TOPIC, "cfg")
+    configs = a.describe_configs([res])[res].result(timeout=TIMEOUT)
+    assert configs["retention.ms"].value == "60000"
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert configs["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert configs["cleanup.policy"].value == "delete"
+
+    # AlterConfigs replaces the whole set: retention.ms goes back to its default.
+    res = ConfigResource(ResourceType.TOPIC, "cfg", set_config={"max.message.bytes": "4000"})
+    assert error_code(a.alter_configs([res])[res]) == ErrorCode.NONE
+    assert broker.broker.metadata.get_topic("cfg").configs == {"max.message.bytes": "4000"}
+    bad = ConfigResource(ResourceType.TOPIC, "cfg", set_config={"max.message.bytes": "lots"})
+    assert error_code(a.alter_configs([bad])[bad]) == ErrorCode.INVALID_CONFIG
+    dry = ConfigResource(ResourceType.TOPIC, "cfg", set_config={"segment.ms": "100000"})
+    assert error_code(a.alter_configs([dry], validate_only=True)[dry]) == ErrorCode.NONE
+    assert broker.broker.metadata.get_topic("cfg").configs == {"max.message.bytes": "4000"}
+
+    inc = ConfigResource(
+        ResourceType.TOPIC,
+        "cfg",
+        incremental_configs=[
+            ConfigEntry(
+                "cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND
+            ),
+            ConfigEntry("max.message.bytes", None, incremental_operation=AlterConfigOpType.DELETE),
+        ],
+    )
+    assert error_code(a.incremental_alter_configs([inc])[inc]) == ErrorCode.NONE
+    assert broker.broker.metadata.get_topic("cfg").configs == {"cleanup.policy": "delete,compact"}
+    sub = ConfigResource(
+        ResourceType.TOPIC,
+        "cfg",
+        incremental_configs=[
+            ConfigEntry(
+                "cleanup.policy", "delete", incremental_operation=AlterConfigOpType.SUBTRACT
+            )
+        ],
+    )
+    assert error_code(a.incremental_alter_configs([sub])[sub]) == ErrorCode.NONE
+    assert broker.broker.metadata.get_topic("cfg").configs == {"cleanup.policy": "compact"}
+    wrong = ConfigResource(
+        ResourceType.TOPIC,
+        "cfg",
+        incremental_configs=[
+            ConfigEntry("retention.ms", "5", incremental_operation=AlterConfigOpType.APPEND)
+        ],
+    )
+    assert error_code(a.incremental_alter_configs([wrong])[wrong]) == ErrorCode.INVALID_CONFIG
+    missing = ConfigResource(ResourceType.TOPIC, "no-such-topic")
+    assert (
+        error_code(a.describe_configs([missing])[missing]) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    )
+
+    node = ConfigResource(ResourceType.BROKER, str(broker.broker.broker_id))
+    configs = a.describe_configs([node])[node].result(timeout=TIMEOUT)
+    assert configs["num.partitions"].value == "1"
+    assert configs["log.dirs"].is_read_only
+    frozen = ConfigResource(
+        ResourceType.BROKER, str(broker.broker.broker_id), set_config={"log.dirs": "/x"}
+    )
+    assert error_code(a.alter_configs([frozen])[frozen]) == ErrorCode.INVALID_REQUEST
+
+
+def test_confluent_partitions_records_delete(broker: Any) -> None:
+    a = admin(broker)
+    assert error_code(a.create_topics([NewTopic("grow", 2, 1)])["grow"]) == ErrorCode.NONE
+    assert error_code(a.create_partitions([NewPartitions("grow", 4)])["grow"]) == ErrorCode.NONE
+    assert len(broker.broker.metadata.get_topic("grow").partitions) == 4
+    assert (
+        error_code(a.create_partitions([NewPartitions("grow", 3)])["grow"])
+        == ErrorCode.INVALID_PARTITIONS
+    )
+    fs = a.create_partitions([NewPartitions("grow", 9)], validate_only=True)
+    assert error_code(fs["grow"]) == ErrorCode.NONE
+    assert (
+        error_code(a.create_partitions([NewPartitions("nope", 3)])["nope"])
+        == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    )
+
+    produce(broker, "grow", 5)
+    fs = a.delete_records([TopicPartition("grow", 0, 3)])
+    (f,) = fs.values()
+    assert f.result(timeout=TIMEOUT).low_watermark == 3
+    (f,) = a.delete_records([TopicPartition("grow", 0, 50)]).values()
+    assert error_code(f) == ErrorCode.OFFSET_OUT_OF_RANGE
+
+    cluster = a.describe_cluster().result(timeout=TIMEOUT)
+    assert [n.id for n in cluster.nodes] == [broker.broker.broker_id]
+    assert cluster.controller.id == broker.broker.broker_id
+
+    assert error_code(a.delete_topics(["grow"])["grow"]) == ErrorCode.NONE
+    assert error_code(a.delete_topics(["grow"])["grow"]) == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    deadline = time.monotonic() + TIMEOUT
+    while "grow" in a.list_topics(timeout=TIMEOUT).topics and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "grow" not in a.list_topics(timeout=TIMEOUT).topics
+
+
+def test_kafka_python_admin(broker: Any) -> None:
+    kafka_admin = pytest.importorskip("kafka.admin")
+    client = kafka_admin.KafkaAdminClient(bootstrap_servers=str(broker), request_timeout_ms=10000)
+    try:
+        result = client.create_topics(
+            {
+                "kp": {
+                    "num_partitions": 2,
+                    "replication_factor": 1,
+                    "configs": {"retention.ms": "60000"},
+                }
+            }
+        )
+        (created,) = result["topics"]
+        assert created["error_code"] == 0 and created["num_partitions"] == 2
+        result = client.create_topics(
+            {"kp": {"num_partitions": 1}, "bad topic": {}}, raise_errors=False
+        )
+        codes = {t["name"]: t["error_code"] for t in result["topics"]}
+        assert codes == {
+            "kp": ErrorCode.TOPIC_ALREADY_EXISTS,
+            "bad topic": ErrorCode.INVALID_TOPIC_EXCEPTION,
+        }
+
+        described = client.describe_configs(
+            [kafka_admin.ConfigResource("TOPIC", "kp")], config_filter="all"
+        )
+        topic_configs = described["topic"]["kp"]
+        assert topic_configs["retention.ms"]["value"] == "60000"
+        assert topic_configs["segment.bytes"]["value"] == "1073741824"
+
+        client.create_partitions({"kp": 3})
+        assert len(broker.broker.metadata.get_topic("kp").partitions) == 3
+
+        from kafka import KafkaProducer
+        from kafka import TopicPartition as KTopicPartition
+
+        producer = KafkaProducer(bootstrap_servers=str(broker))
+        try:
+            for i in range(4):
+                producer.send("kp", value=b"%d" % i, partition=0).get(timeout=TIMEOUT)
+        finally:
+            producer.close(timeout=TIMEOUT)
+        tp = KTopicPartition("kp", 0)
+        deleted = client.delete_records({tp: 2})
+        assert deleted[tp]["low_watermark"] == 2
+        producers = client.describe_producers([tp])
+        (state,) = producers[tp].active_producers
+        assert state.last_sequence == 3
+
+        dirs = client.describe_log_dirs()
+        assert dirs  # one entry per log dir of the one broker
+
+        result = client.delete_topics(["kp"])
+        assert broker.broker.metadata.get_topic("kp") is None
+        assert result
+    finally:
+        client.close()
