@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Extra broker flags for `make run`, e.g. ARGS="--override num.partitions=3".
 ARGS ?=
 
-.PHONY: all venv run test unit compat bench generate check-generated lint api-table clean
+.PHONY: all venv clients run test unit compat bench generate check-generated lint api-table clean
 
 all: venv
 
@@ -21,6 +21,17 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Stock clients outside PyPI that tests/clients drives: kafkajs (npm) and kcat (Debian).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+KAFKAJS := tests/clients/kafkajs
+$(KAFKAJS)/node_modules/.package-lock.json: $(KAFKAJS)/package-lock.json
+	command -v npm >/dev/null || $(SUDO) sh -c 'apt-get update && apt-get install -y nodejs npm'
+	cd $(KAFKAJS) && npm ci --no-audit --no-fund --loglevel=error
+
+clients: $(KAFKAJS)/node_modules/.package-lock.json
+	command -v kcat >/dev/null || command -v kafkacat >/dev/null || \
+		$(SUDO) sh -c 'apt-get update && apt-get install -y kcat'
 
 run: venv
 	$(PY) -m kpybroker config/server.properties $(ARGS)
@@ -43,7 +54,7 @@ unit: venv
 compat: venv
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) compat-tests $(if $(BOOTSTRAP),--bootstrap=$(BOOTSTRAP),)
 
-test: venv check-generated
+test: venv clients check-generated
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests compat-tests
 
 bench: venv

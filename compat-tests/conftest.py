@@ -22,6 +22,11 @@ from pathlib import Path
 
 import pytest
 
+# Brokers started as subprocesses would otherwise recompile every module on each
+# start when the environment forbids bytecode caches (about a second each).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # compat_util
 

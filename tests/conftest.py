@@ -53,6 +53,11 @@ from typing import Any
 import pytest
 import trio
 
+# Brokers started as subprocesses would otherwise recompile every module on each
+# start when the environment forbids bytecode caches (about a second each).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 30.0
 _LISTENER_RE = re.compile(r"listeners=[A-Z_]+://([^\s,]+):(\d+)")
