@@ -23,7 +23,7 @@ the second scope). ``dynamic_broker_layers`` splits them again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -42,7 +42,11 @@ from kpybroker.config import (
     TOPIC_CONFIGS,
     ConfigDef,
     ConfigError,
+    broker_synonyms,
+    topic_properties_from_layers,
+    topic_value_from_layers,
 )
+from kpybroker.config import validate_topic_configs as _validate_topic_configs
 from wire.errors import ErrorCode
 
 DEFAULT_SCOPE_PREFIX = "__cluster_default__:"
@@ -112,23 +116,6 @@ _CONFIG_TYPES = {
     LIST: ConfigType.LIST,
     CLASS: ConfigType.CLASS,
     PASSWORD: ConfigType.PASSWORD,
-}
-
-# Kafka's DynamicBrokerConfig.brokerConfigSynonyms: broker properties that set the
-# same thing in different units, highest precedence first.
-_BROKER_SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("log.roll.ms", "log.roll.hours"),
-    ("log.roll.jitter.ms", "log.roll.jitter.hours"),
-    ("log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
-    ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
-)
-
-# Broker properties whose unit differs from the topic property they feed.
-_TO_MS = {
-    "log.retention.minutes": 60_000,
-    "log.retention.hours": 3_600_000,
-    "log.roll.hours": 3_600_000,
-    "log.roll.jitter.hours": 3_600_000,
 }
 
 
@@ -281,6 +268,10 @@ class BrokerLayers:
             (ConfigSource.STATIC_BROKER_CONFIG, self.static),
         ]
 
+    def maps(self) -> list[Mapping[str, str]]:
+        """The layers' property maps alone, highest precedence first."""
+        return [layer for _, layer in self.ordered()]
+
     def lookup(self, name: str) -> str | None:
         """The broker property's current string value, defaults included."""
         for _, layer in self.ordered():
@@ -314,13 +305,6 @@ class BrokerLayers:
         return out
 
 
-def broker_synonym_names(name: str) -> list[str]:
-    for group in _BROKER_SYNONYM_GROUPS:
-        if name in group:
-            return list(group)
-    return [name]
-
-
 def _drop_until(synonyms: list[Synonym], name: str) -> list[Synonym]:
     # Kafka keeps the list from the first entry for the described name on, so a
     # more specific synonym (log.retention.ms) set elsewhere hides the less specific.
@@ -331,42 +315,44 @@ def _drop_until(synonyms: list[Synonym], name: str) -> list[Synonym]:
 
 
 def topic_value_from_broker(layers: BrokerLayers, topic_config: str) -> str | None:
-    """A topic config's value when the topic does not override it: the first broker
-    synonym set in any layer (converted to the topic's unit), else the synonym's
-    built-in default, else the topic default."""
-    cdef = TOPIC_CONFIGS[topic_config]
-    for syn in cdef.synonyms:
-        for _, layer in layers.ordered():
-            if syn in layer:
-                return _to_topic_unit(syn, layer[syn])
-    for syn in cdef.synonyms:
-        bdef = BROKER_CONFIGS.get(syn)
-        if bdef is not None and bdef.default is not None:
-            return _to_topic_unit(syn, bdef.default)
-    return cdef.default
-
-
-def _to_topic_unit(broker_name: str, value: str) -> str:
-    factor = _TO_MS.get(broker_name)
-    if factor is None:
-        return value
-    try:
-        number = int(value.strip())
-    except ValueError:
-        return value
-    return str(number * factor if number >= 0 else number)
+    """A topic config's value when the topic does not override it (see
+    ``kpybroker.config.topic_value_from_layers``)."""
+    return topic_value_from_layers(layers.maps(), topic_config)
 
 
 def effective_topic_configs(layers: BrokerLayers, overrides: Mapping[str, str]) -> dict[str, str]:
     """Every topic config's effective string value for a topic with ``overrides``."""
-    out: dict[str, str] = {}
-    for name in TOPIC_CONFIGS:
-        value = overrides[name] if name in overrides else topic_value_from_broker(layers, name)
-        out[name] = value if value is not None else ""
-    return out
+    return topic_properties_from_layers(layers.maps(), overrides)
 
 
 # -- describing ---------------------------------------------------------------------
+
+
+def _is_sensitive(cdef: ConfigDef | None) -> bool:
+    return cdef is not None and (cdef.sensitive or cdef.type == PASSWORD)
+
+
+def _entry(
+    name: str,
+    cdef: ConfigDef | None,
+    value: str | None,
+    synonyms: list[Synonym],
+    read_only: bool,
+    include_synonyms: bool,
+    include_documentation: bool,
+) -> ConfigEntry:
+    # The source is that of the highest-precedence synonym, so it is computed even
+    # when the synonyms themselves are not asked for.
+    return ConfigEntry(
+        name=name,
+        value=value,
+        source=synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG,
+        read_only=read_only,
+        sensitive=_is_sensitive(cdef),
+        config_type=_CONFIG_TYPES.get(cdef.type, ConfigType.UNKNOWN) if cdef else ConfigType.UNKNOWN,
+        synonyms=synonyms if include_synonyms else [],
+        documentation=(cdef.doc if cdef else None) if include_documentation else None,
+    )
 
 
 def describe_topic(
@@ -389,7 +375,7 @@ def describe_topic(
         if wanted is not None and name not in wanted:
             continue
         cdef = TOPIC_CONFIGS.get(name)
-        sensitive = cdef is not None and (cdef.sensitive or cdef.type == PASSWORD)
+        sensitive = _is_sensitive(cdef)
         if name in overrides:
             raw = overrides[name]
         else:
@@ -399,24 +385,12 @@ def describe_topic(
         if cdef is not None and cdef.synonyms:
             primary = cdef.synonyms[0]
             all_syns = _drop_until(
-                layers.synonyms(broker_synonym_names(primary), sensitive), primary
+                layers.synonyms(broker_synonyms(primary), sensitive), primary
             )
         if name in overrides:
             all_syns.insert(0, Synonym(name, value, ConfigSource.DYNAMIC_TOPIC_CONFIG))
-        source = all_syns[0].source if all_syns else ConfigSource.DEFAULT_CONFIG
         entries.append(
-            ConfigEntry(
-                name=name,
-                value=value,
-                source=source,
-                read_only=False,
-                sensitive=sensitive,
-                config_type=_CONFIG_TYPES.get(cdef.type, ConfigType.UNKNOWN)
-                if cdef
-                else ConfigType.UNKNOWN,
-                synonyms=all_syns if include_synonyms else [],
-                documentation=(cdef.doc if cdef else None) if include_documentation else None,
-            )
+            _entry(name, cdef, value, all_syns, False, include_synonyms, include_documentation)
         )
     return entries
 
@@ -445,31 +419,20 @@ def describe_broker(
         if wanted is not None and name not in wanted:
             continue
         cdef = BROKER_CONFIGS.get(name)
-        sensitive = cdef is not None and (cdef.sensitive or cdef.type == PASSWORD)
+        sensitive = _is_sensitive(cdef)
         if per_broker:
             raw = layers.lookup(name)
         else:
             raw = layers.dynamic_default[name]
         value = None if sensitive else render(cdef, raw)
-        all_syns = _drop_until(layers.synonyms(broker_synonym_names(name), sensitive), name)
+        all_syns = _drop_until(layers.synonyms(broker_synonyms(name), sensitive), name)
         if not per_broker:
             all_syns = [
                 s for s in all_syns if s.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
             ]
-        source = all_syns[0].source if all_syns else ConfigSource.DEFAULT_CONFIG
+        read_only = cdef.read_only if cdef is not None else True
         entries.append(
-            ConfigEntry(
-                name=name,
-                value=value,
-                source=source,
-                read_only=cdef.read_only if cdef is not None else True,
-                sensitive=sensitive,
-                config_type=_CONFIG_TYPES.get(cdef.type, ConfigType.UNKNOWN)
-                if cdef
-                else ConfigType.UNKNOWN,
-                synonyms=all_syns if include_synonyms else [],
-                documentation=(cdef.doc if cdef else None) if include_documentation else None,
-            )
+            _entry(name, cdef, value, all_syns, read_only, include_synonyms, include_documentation)
         )
     return entries
 
@@ -478,35 +441,12 @@ def describe_broker(
 
 
 def validate_topic_configs(configs: Mapping[str, str | None]) -> None:
-    """Kafka's checks on a topic's complete set of overrides (CreateTopics,
-    AlterConfigs, IncrementalAlterConfigs); raises ``AdminError(INVALID_CONFIG)``."""
-    nulls = [k for k, v in configs.items() if v is None]
-    if nulls:
-        raise AdminError(
-            ErrorCode.INVALID_CONFIG,
-            "Null value not supported for topic configs: " + ",".join(nulls),
-        )
-    for key in configs:
-        if key not in TOPIC_CONFIGS:
-            raise AdminError(ErrorCode.INVALID_CONFIG, f"Unknown topic config name: {key}")
-    parsed: dict[str, Any] = {}
-    for key, value in configs.items():
-        try:
-            parsed[key] = TOPIC_CONFIGS[key].parse(value)
-        except ConfigError as exc:
-            raise AdminError(ErrorCode.INVALID_CONFIG, str(exc)) from None
-    min_lag = parsed.get(
-        "min.compaction.lag.ms", int(TOPIC_CONFIGS["min.compaction.lag.ms"].default or 0)
-    )
-    max_lag = parsed.get(
-        "max.compaction.lag.ms", int(TOPIC_CONFIGS["max.compaction.lag.ms"].default or 0)
-    )
-    if min_lag > max_lag:
-        raise AdminError(
-            ErrorCode.INVALID_CONFIG,
-            f"conflict topic config setting min.compaction.lag.ms ({min_lag}) > "
-            f"max.compaction.lag.ms ({max_lag})",
-        )
+    """``kpybroker.config.validate_topic_configs`` as the admin APIs answer it:
+    ``AdminError(INVALID_CONFIG)``."""
+    try:
+        _validate_topic_configs(configs)
+    except ConfigError as exc:
+        raise AdminError(ErrorCode.INVALID_CONFIG, str(exc)) from None
 
 
 def check_duplicates_and_nulls(configs: Iterable[tuple[str, str | None, int]]) -> None:
@@ -589,6 +529,19 @@ def parse_broker_resource(name: str, broker_id: int, *, what: str = "Node") -> b
     cluster-wide default (empty name). Raises INVALID_REQUEST otherwise."""
     if name is None or name == "":
         return False
+    require_broker_id(
+        name,
+        broker_id,
+        what=what,
+        mismatch=f"Unexpected broker id, expected {broker_id}, but received {name}",
+    )
+    return True
+
+
+def require_broker_id(name: str, broker_id: int, *, what: str, mismatch: str) -> None:
+    """A BROKER / BROKER_LOGGER resource name must be this broker's id: INVALID_REQUEST
+    ``"<what> id must be an integer, ..."`` when it is no number, ``mismatch`` (Kafka
+    words it differently per API) when it is another broker's."""
     try:
         node = int(name)
     except ValueError:
@@ -596,11 +549,7 @@ def parse_broker_resource(name: str, broker_id: int, *, what: str = "Node") -> b
             ErrorCode.INVALID_REQUEST, f"{what} id must be an integer, but it is: {name}"
         ) from None
     if node != broker_id:
-        raise AdminError(
-            ErrorCode.INVALID_REQUEST,
-            f"Unexpected broker id, expected {broker_id}, but received {name}",
-        )
-    return True
+        raise AdminError(ErrorCode.INVALID_REQUEST, mismatch)
 
 
 # -- glue shared by the admin handlers ------------------------------------------------
@@ -727,6 +676,40 @@ def duplicate_resources(resources: Iterable[Any]) -> set[tuple[int, str]]:
             dups.add(key)
         seen.add(key)
     return dups
+
+
+async def alter_each_resource(
+    resources: Iterable[Any], alter: Callable[[Any], Awaitable[None]], result: Callable[..., Any]
+) -> list[Any]:
+    """The per-resource loop of AlterConfigs and IncrementalAlterConfigs: a resource
+    listed twice fails with INVALID_REQUEST, any other resource is handed to
+    ``alter``; each gets a ``result(error_code=, error_message=, resource_type=,
+    resource_name=)``. An exception that carries no Kafka error code propagates."""
+    resources = list(resources)
+    dups = duplicate_resources(resources)
+    results: list[Any] = []
+    for r in resources:
+        code, message = ErrorCode.NONE, None
+        try:
+            if (r.resource_type, r.resource_name) in dups:
+                raise AdminError(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")
+            await alter(r)
+        except AdminError as exc:
+            code, message = exc.error_code, exc.message
+        except Exception as exc:
+            c = error_code_of(exc)
+            if c is None:
+                raise
+            code, message = c, error_message_of(exc)
+        results.append(
+            result(
+                error_code=int(code),
+                error_message=message,
+                resource_type=r.resource_type,
+                resource_name=r.resource_name,
+            )
+        )
+    return results
 
 
 def _check_topic_resource(name: str) -> None:

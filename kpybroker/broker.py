@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,7 +26,12 @@ from typing import Any
 
 import trio
 
-from kpybroker.admin_configs import broker_layers, effective_topic_configs
+from kpybroker.admin_configs import (
+    broker_layers,
+    effective_topic_configs,
+    topic_name_error,
+    unify_collision_chars,
+)
 from kpybroker.config import BrokerConfig, ConfigError, validate_topic_configs
 from kpybroker.producer_ids import ProducerIdManager
 from kpybroker.replica_manager import ReplicaManager
@@ -46,9 +50,6 @@ log = logging.getLogger(__name__)
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
 INTERNAL_TOPICS = frozenset({CONSUMER_OFFSETS, TRANSACTION_STATE})
-
-MAX_TOPIC_NAME_LENGTH = 249
-_LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 
 #: What ``create_topic`` returns: the topic as recorded (``num_partitions``,
 #: ``replication_factor``, ``topic_id``, ``configs``).
@@ -69,38 +70,11 @@ class StartupError(Exception):
 
 
 def validate_topic_name(name: str) -> None:
-    """Kafka's ``Topic.validate``: raise ``TopicError(INVALID_TOPIC_EXCEPTION)``."""
-    if not name:
-        raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty")
-    if name in (".", ".."):
-        raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'Topic name cannot be "." or ".."')
-    if len(name) > MAX_TOPIC_NAME_LENGTH:
-        raise TopicError(
-            ErrorCode.INVALID_TOPIC_EXCEPTION,
-            f"Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LENGTH} characters, "
-            f"topic name: {name}",
-        )
-    if not _LEGAL_TOPIC.match(name):
-        raise TopicError(
-            ErrorCode.INVALID_TOPIC_EXCEPTION,
-            f"Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, "
-            "'.', '_' and '-'",
-        )
-
-
-def is_valid_topic_name(name: str | None) -> bool:
-    if name is None:
-        return False
-    try:
-        validate_topic_name(name)
-    except TopicError:
-        return False
-    return True
-
-
-def _collision_key(name: str) -> str:
-    # '.' and '_' collide in metric names, so Kafka refuses topics differing only there.
-    return name.replace(".", "_")
+    """Kafka's ``Topic.validate`` (``admin_configs.topic_name_error``): raise
+    ``TopicError(INVALID_TOPIC_EXCEPTION)``."""
+    reason = topic_name_error(name)
+    if reason is not None:
+        raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, reason)
 
 
 def generate_cluster_id() -> str:
@@ -371,9 +345,9 @@ class Broker:
             validate_topic_name(name)
             if store.get_topic(name) is not None:
                 raise TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
-            key = _collision_key(name)
+            key = unify_collision_chars(name)
             for other in store.topic_names():
-                if _collision_key(other) == key:
+                if unify_collision_chars(other) == key:
                     raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION,
                                      f"Topic '{name}' collides with existing topic: {other}")
             live = self.live_brokers()

@@ -9,8 +9,10 @@ value and raises ``ConfigError`` naming the key when the value is not valid.
 
 A topic config that is not set on the topic falls back to its broker-level
 synonym (``retention.ms`` -> ``log.retention.ms`` -> ``log.retention.minutes`` ->
-``log.retention.hours``), then to the topic default: ``effective_topic_properties``
-does that walk, ``log_config_for`` hands the result to storage.
+``log.retention.hours``), then to the topic default. ``topic_value_from_layers``
+is that walk, the only one: ``effective_topic_properties`` runs it over the static
+properties, ``admin_configs`` over the dynamic broker configs above them, and
+``log_config_for`` hands the result to storage.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,12 +224,13 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = _table([
     _d("segment.ms", LONG, 604_800_000, "Age after which a new segment is rolled.",
        validator=at_least(1), synonyms=("log.roll.ms", "log.roll.hours")),
     _d("unclean.leader.election.enable", BOOLEAN, False, "Allow out-of-sync replicas to become leader.",
-       synonyms=("unclean.leader.election.enable",)),    # Ours, not Kafka's: fsync every append before it is acknowledged (see storage.config.LogConfig).
+       synonyms=("unclean.leader.election.enable",)),
+    # Ours, not Kafka's: fsync every append before it is acknowledged (see storage.config.LogConfig).
     _d("kpybroker.flush.on.ack", BOOLEAN, False, "fsync each append before acknowledging it (kpybroker only).",
        synonyms=("kpybroker.log.flush.on.ack",)),
 ])
 
-# Broker properties whose unit differs from their topic counterpart (value * factor = ms).
+# Broker properties whose unit differs from the topic config they feed (value * factor = ms).
 _UNIT_FACTORS = {
     "log.retention.minutes": 60_000,
     "log.retention.hours": 3_600_000,
@@ -594,47 +597,99 @@ class BrokerConfig:
 
 
 def topic_default_from_broker(config: BrokerConfig, topic_name: str) -> str:
-    cdef = TOPIC_CONFIGS[topic_name]
-    for syn in cdef.synonyms:
-        if config.is_set(syn) and syn in BROKER_CONFIGS:
-            return _to_topic_unit(syn, config.raw[syn])
-    # Nothing given: the broker default of the primary synonym (e.g. log.retention.hours=168
-    # gives 604800000 ms), which always equals Kafka's topic default.
-    for syn in cdef.synonyms:
-        bdef = BROKER_CONFIGS.get(syn)
-        if bdef is not None and bdef.default is not None:
-            return _to_topic_unit(syn, bdef.default)
-    return cdef.default if cdef.default is not None else ""
+    """A topic config's value from the static broker properties alone (see
+    ``topic_value_from_layers``); ``""`` for a null default."""
+    value = topic_value_from_layers([config.raw], topic_name)
+    return value if value is not None else ""
 
 
-def _to_topic_unit(broker_name: str, value: str) -> str:
+def broker_synonyms(name: str) -> list[str]:
+    """Every broker property that sets the same thing as ``name``, highest precedence
+    first (Kafka's ``DynamicBrokerConfig.brokerConfigSynonyms``): the synonym chain of
+    the topic config it feeds when that chain has several units, else just ``name``."""
+    for cdef in TOPIC_CONFIGS.values():
+        if len(cdef.synonyms) > 1 and name in cdef.synonyms:
+            return list(cdef.synonyms)
+    return [name]
+
+
+def to_topic_unit(broker_name: str, value: str) -> str:
+    """A broker property's string value in the unit of the topic config it feeds
+    (``log.retention.hours=1`` -> ``3600000``); negative values keep their meaning."""
     factor = _UNIT_FACTORS.get(broker_name)
     if factor is None:
-        return value.strip()
-    number = int(value)
+        return value
+    try:
+        number = int(value.strip())
+    except ValueError:
+        # Values reach here validated; an unparseable one is left for the caller to reject.
+        return value
     return str(number * factor if number >= 0 else number)
 
 
-def validate_topic_configs(configs: Mapping[str, str | None]) -> None:
-    """Raise ``ConfigError`` for an unknown topic config or a bad value (CreateTopics,
-    AlterConfigs: Kafka answers INVALID_CONFIG)."""
-    for key, value in configs.items():
-        cdef = TOPIC_CONFIGS.get(key)
-        if cdef is None:
-            raise ConfigError(key, f"Unknown topic config name: {key}")
+def topic_value_from_layers(layers: Sequence[Mapping[str, str]], topic_name: str) -> str | None:
+    """A topic config's value when the topic does not override it.
+
+    ``layers`` are the broker-level property maps, highest precedence first (dynamic
+    per-broker, dynamic cluster default, static). The first synonym set in any layer
+    wins, converted to the topic's unit; else the synonym's built-in broker default
+    (``log.retention.hours=168`` gives 604800000 ms, always Kafka's topic default);
+    else the topic default (``None`` when null).
+    """
+    cdef = TOPIC_CONFIGS[topic_name]
+    for syn in cdef.synonyms:
+        for layer in layers:
+            if syn in layer:
+                return to_topic_unit(syn, layer[syn])
+    for syn in cdef.synonyms:
+        bdef = BROKER_CONFIGS.get(syn)
+        if bdef is not None and bdef.default is not None:
+            return to_topic_unit(syn, bdef.default)
+    return cdef.default
+
+
+def topic_properties_from_layers(
+    layers: Sequence[Mapping[str, str]], overrides: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """Every topic config as a string: the topic's own value, else the broker layers'
+    (``topic_value_from_layers``), else ``""`` for a null default. Overrides that are
+    None or not topic configs are ignored."""
+    overrides = overrides or {}
+    out: dict[str, str] = {}
+    for name in TOPIC_CONFIGS:
+        value = overrides.get(name)
         if value is None:
-            raise ConfigError(key, f"Null value not supported for topic configs: {key}")
-        cdef.parse(value)
+            value = topic_value_from_layers(layers, name)
+        out[name] = value if value is not None else ""
+    return out
+
+
+def validate_topic_configs(configs: Mapping[str, str | None]) -> None:
+    """Kafka's checks on a topic's complete set of overrides (CreateTopics,
+    AlterConfigs, IncrementalAlterConfigs: Kafka answers INVALID_CONFIG). Raises
+    ``ConfigError`` for null values, unknown names, bad values (in that order) and
+    ``min.compaction.lag.ms`` above ``max.compaction.lag.ms``."""
+    nulls = [k for k, v in configs.items() if v is None]
+    if nulls:
+        raise ConfigError(nulls[0], "Null value not supported for topic configs: " + ",".join(nulls))
+    for key in configs:
+        if key not in TOPIC_CONFIGS:
+            raise ConfigError(key, f"Unknown topic config name: {key}")
+    parsed = {key: TOPIC_CONFIGS[key].parse(value) for key, value in configs.items()}
+    min_lag = parsed.get("min.compaction.lag.ms", int(TOPIC_CONFIGS["min.compaction.lag.ms"].default or 0))
+    max_lag = parsed.get("max.compaction.lag.ms", int(TOPIC_CONFIGS["max.compaction.lag.ms"].default or 0))
+    if min_lag > max_lag:
+        raise ConfigError(
+            "min.compaction.lag.ms",
+            f"conflict topic config setting min.compaction.lag.ms ({min_lag}) > "
+            f"max.compaction.lag.ms ({max_lag})",
+        )
 
 
 def effective_topic_properties(config: BrokerConfig, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every topic config as a string: the topic's own value, else the broker synonym,
-    else Kafka's default."""
-    out = {name: topic_default_from_broker(config, name) for name in TOPIC_CONFIGS}
-    for key, value in (overrides or {}).items():
-        if key in TOPIC_CONFIGS and value is not None:
-            out[key] = value
-    return out
+    """Every topic config as a string: the topic's own value, else the static broker
+    synonym, else Kafka's default."""
+    return topic_properties_from_layers([config.raw], overrides)
 
 
 def log_config_for(config: BrokerConfig, overrides: Mapping[str, str] | None = None) -> Any:

@@ -53,8 +53,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
+def write_atomic(path: Path, data: bytes, *, best_effort_dir_sync: bool = False) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix.
+
+    The data goes to ``<name>.tmp`` first. ``best_effort_dir_sync`` ignores a failure
+    to fsync the directory after the rename instead of raising it."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -65,7 +68,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    try:
+        fsync_dir(path.parent)
+    except OSError:
+        if not best_effort_dir_sync:
+            raise
 
 
 class CheckpointFile(Generic[T]):

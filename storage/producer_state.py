@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import struct
 from collections import deque
@@ -55,6 +54,7 @@ from typing import Any, Protocol
 
 import crc32c
 
+from storage.checkpoints import write_atomic
 from storage.errors import DuplicateBatchError, StorageError
 from storage.transaction_index import AbortedTxn
 from wire.errors import ErrorCode
@@ -413,33 +413,11 @@ def read_snapshot(path: Path | str) -> list[ProducerStateEntry]:
 
 
 def write_snapshot(path: Path | str, entries: Iterable[ProducerStateEntry]) -> None:
-    """Write a snapshot atomically: temp file, fsync, rename, fsync the directory."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    data = encode_snapshot(entries)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    """Write a snapshot atomically: temp file, fsync, rename, fsync the directory.
 
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    A directory that cannot be fsynced is not an error here: a lost snapshot is
+    rebuilt from the log on recovery."""
+    write_atomic(Path(path), encode_snapshot(entries), best_effort_dir_sync=True)
 
 
 # -- the manager ---------------------------------------------------------------------

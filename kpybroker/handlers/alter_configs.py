@@ -20,7 +20,6 @@ from typing import Any
 from kpybroker import admin_configs as ac
 from kpybroker.dispatch import handler
 from wire.api_keys import ApiKey
-from wire.errors import ErrorCode
 from wire.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 
 Result = AlterConfigsResponse.AlterConfigsResourceResponse
@@ -29,35 +28,15 @@ Result = AlterConfigsResponse.AlterConfigsResourceResponse
 @handler(ApiKey.ALTER_CONFIGS)
 async def handle(ctx: Any, header: Any, request: AlterConfigsRequest) -> AlterConfigsResponse:
     broker = ctx.broker
-    dups = ac.duplicate_resources(request.resources)
-    results = []
-    for r in request.resources:
-        code, message = ErrorCode.NONE, None
-        try:
-            if (r.resource_type, r.resource_name) in dups:
-                raise ac.AdminError(
-                    ErrorCode.INVALID_REQUEST, "Each resource must appear at most once."
-                )
-            await ac.alter_resource_legacy(
-                broker,
-                r.resource_type,
-                r.resource_name,
-                [(c.name, c.value) for c in r.configs],
-                bool(request.validate_only),
-            )
-        except ac.AdminError as exc:
-            code, message = exc.error_code, exc.message
-        except Exception as exc:
-            c = ac.error_code_of(exc)
-            if c is None:
-                raise
-            code, message = c, ac.error_message_of(exc)
-        results.append(
-            Result(
-                error_code=int(code),
-                error_message=message,
-                resource_type=r.resource_type,
-                resource_name=r.resource_name,
-            )
+
+    async def alter(r: Any) -> None:
+        await ac.alter_resource_legacy(
+            broker,
+            r.resource_type,
+            r.resource_name,
+            [(c.name, c.value) for c in r.configs],
+            bool(request.validate_only),
         )
+
+    results = await ac.alter_each_resource(request.resources, alter, Result)
     return AlterConfigsResponse(throttle_time_ms=0, responses=results)

@@ -104,18 +104,13 @@ def describe_resource(
     if resource_type == ResourceType.BROKER:
         per_broker = bool(name)
         if per_broker:
-            try:
-                node = int(name)
-            except ValueError:
-                raise ac.AdminError(
-                    ErrorCode.INVALID_REQUEST, f"Broker id must be an integer, but it is: {name}"
-                ) from None
-            if node != broker.broker_id:
-                raise ac.AdminError(
-                    ErrorCode.INVALID_REQUEST,
-                    f"Unexpected broker id, expected {broker.broker_id} or empty "
-                    f"string, but received {name}",
-                )
+            ac.require_broker_id(
+                name,
+                broker.broker_id,
+                what="Broker",
+                mismatch=f"Unexpected broker id, expected {broker.broker_id} or empty "
+                f"string, but received {name}",
+            )
         return ac.describe_broker(
             ac.broker_layers(broker),
             keys,
@@ -126,17 +121,12 @@ def describe_resource(
     if resource_type == ResourceType.BROKER_LOGGER:
         if not name:
             raise ac.AdminError(ErrorCode.INVALID_REQUEST, "Broker id must not be empty")
-        try:
-            node = int(name)
-        except ValueError:
-            raise ac.AdminError(
-                ErrorCode.INVALID_REQUEST, f"Broker id must be an integer, but it is: {name}"
-            ) from None
-        if node != broker.broker_id:
-            raise ac.AdminError(
-                ErrorCode.INVALID_REQUEST,
-                f"Unexpected broker id, expected {broker.broker_id} but received {name}",
-            )
+        ac.require_broker_id(
+            name,
+            broker.broker_id,
+            what="Broker",
+            mismatch=f"Unexpected broker id, expected {broker.broker_id} but received {name}",
+        )
         return _logger_entries(keys)
     raise ac.AdminError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {resource_type}")
 

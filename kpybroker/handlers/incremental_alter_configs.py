@@ -17,7 +17,6 @@ from typing import Any
 from kpybroker import admin_configs as ac
 from kpybroker.dispatch import handler
 from wire.api_keys import ApiKey
-from wire.errors import ErrorCode
 from wire.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -31,35 +30,15 @@ async def handle(
     ctx: Any, header: Any, request: IncrementalAlterConfigsRequest
 ) -> IncrementalAlterConfigsResponse:
     broker = ctx.broker
-    dups = ac.duplicate_resources(request.resources)
-    results = []
-    for r in request.resources:
-        code, message = ErrorCode.NONE, None
-        try:
-            if (r.resource_type, r.resource_name) in dups:
-                raise ac.AdminError(
-                    ErrorCode.INVALID_REQUEST, "Each resource must appear at most once."
-                )
-            await ac.alter_resource_incremental(
-                broker,
-                r.resource_type,
-                r.resource_name,
-                [(c.name, c.value, c.config_operation) for c in r.configs],
-                bool(request.validate_only),
-            )
-        except ac.AdminError as exc:
-            code, message = exc.error_code, exc.message
-        except Exception as exc:
-            c = ac.error_code_of(exc)
-            if c is None:
-                raise
-            code, message = c, ac.error_message_of(exc)
-        results.append(
-            Result(
-                error_code=int(code),
-                error_message=message,
-                resource_type=r.resource_type,
-                resource_name=r.resource_name,
-            )
+
+    async def alter(r: Any) -> None:
+        await ac.alter_resource_incremental(
+            broker,
+            r.resource_type,
+            r.resource_name,
+            [(c.name, c.value, c.config_operation) for c in r.configs],
+            bool(request.validate_only),
         )
+
+    results = await ac.alter_each_resource(request.resources, alter, Result)
     return IncrementalAlterConfigsResponse(throttle_time_ms=0, responses=results)

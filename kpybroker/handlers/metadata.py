@@ -28,7 +28,8 @@ import logging
 import uuid
 from typing import Any
 
-from kpybroker.broker import INTERNAL_TOPICS, TopicError, is_valid_topic_name
+from kpybroker.admin_configs import topic_name_error
+from kpybroker.broker import INTERNAL_TOPICS, TopicError
 from kpybroker.context import RequestContext
 from kpybroker.dispatch import handler
 from wire.api_keys import ApiKey
@@ -125,7 +126,7 @@ async def handle(ctx: RequestContext, header: Any, request: MetadataRequest) -> 
             seen.add(name)
             if store.get_topic(name) is not None:
                 topics.append(_topic_entry(broker, name, include_ops))
-            elif not is_valid_topic_name(name):
+            elif topic_name_error(name) is not None:
                 topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
             elif auto_create:
                 topics.append(await _auto_create(broker, name))
