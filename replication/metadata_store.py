@@ -13,6 +13,7 @@ sockets. The broker decides what to change and then records it here.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -84,6 +85,45 @@ class TopicMetadata:
         )
 
 
+# A client quota entity (Kafka's ClientQuotaEntity): its (entity type, name) pairs,
+# sorted so that the same entity always gives the same key; a None name is the
+# type's default entity.
+QuotaEntity = tuple[tuple[str, str | None], ...]
+
+
+def quota_entity(entries: dict[str, str | None]) -> QuotaEntity:
+    """The store's key for a quota entity given as {entity type: name or None}."""
+    return tuple(sorted(entries.items(), key=lambda kv: kv[0]))
+
+
+@dataclass(frozen=True)
+class ScramCredential:
+    """One user's credential for one SCRAM mechanism (Kafka's
+    UserScramCredentialRecord): never the password, only what the server keeps."""
+
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "salt": base64.b64encode(self.salt).decode(),
+            "stored_key": base64.b64encode(self.stored_key).decode(),
+            "server_key": base64.b64encode(self.server_key).decode(),
+            "iterations": self.iterations,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScramCredential:
+        return cls(
+            salt=base64.b64decode(data["salt"]),
+            stored_key=base64.b64decode(data["stored_key"]),
+            server_key=base64.b64decode(data["server_key"]),
+            iterations=int(data["iterations"]),
+        )
+
+
 class MetadataStore(Protocol):
     """What the broker needs from a metadata store (local file or ZooKeeper)."""
 
@@ -100,6 +140,10 @@ class MetadataStore(Protocol):
     def set_broker_configs(self, configs: dict[str, str]) -> None: ...
     def set_cluster_id(self, cluster_id: str) -> None: ...
     def allocate_producer_id_block(self, size: int) -> int: ...
+    def client_quotas(self) -> dict[QuotaEntity, dict[str, float]]: ...
+    def set_client_quotas(self, updates: dict[QuotaEntity, dict[str, float]]) -> None: ...
+    def scram_credentials(self) -> dict[tuple[str, int], ScramCredential]: ...
+    def set_scram_credentials(self, updates: dict[tuple[str, int], ScramCredential | None]) -> None: ...
 
 
 class LocalMetadataStore:
@@ -112,6 +156,8 @@ class LocalMetadataStore:
         self.next_producer_id: int = 0
         self._topics: dict[str, TopicMetadata] = {}
         self._by_id: dict[uuid.UUID, TopicMetadata] = {}
+        self._client_quotas: dict[QuotaEntity, dict[str, float]] = {}
+        self._scram: dict[tuple[str, int], ScramCredential] = {}
         if os.path.exists(self.path):
             self._load()
 
@@ -185,6 +231,33 @@ class LocalMetadataStore:
         self.save()
         return first
 
+    def client_quotas(self) -> dict[QuotaEntity, dict[str, float]]:
+        """Every quota entity with its values (a copy)."""
+        return {entity: dict(values) for entity, values in self._client_quotas.items()}
+
+    def set_client_quotas(self, updates: dict[QuotaEntity, dict[str, float]]) -> None:
+        """Replace the values of each listed entity (an empty dict removes the
+        entity) and persist once, so one AlterClientQuotas applies atomically."""
+        for entity, values in updates.items():
+            if values:
+                self._client_quotas[entity] = {str(k): float(v) for k, v in values.items()}
+            else:
+                self._client_quotas.pop(entity, None)
+        self.save()
+
+    def scram_credentials(self) -> dict[tuple[str, int], ScramCredential]:
+        """SCRAM credentials by (user name, mechanism type: 1 SHA-256, 2 SHA-512)."""
+        return dict(self._scram)
+
+    def set_scram_credentials(self, updates: dict[tuple[str, int], ScramCredential | None]) -> None:
+        """Upsert (or, for None, delete) each listed credential and persist once."""
+        for key, credential in updates.items():
+            if credential is None:
+                self._scram.pop(key, None)
+            else:
+                self._scram[key] = credential
+        self.save()
+
     # -- persistence -------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -194,6 +267,14 @@ class LocalMetadataStore:
             "next_producer_id": self.next_producer_id,
             "broker_configs": dict(self.broker_configs),
             "topics": {name: t.to_json() for name, t in sorted(self._topics.items())},
+            "client_quotas": [
+                {"entity": [list(pair) for pair in entity], "values": dict(values)}
+                for entity, values in sorted(self._client_quotas.items(), key=lambda kv: repr(kv[0]))
+            ],
+            "scram_credentials": [
+                {"user": user, "mechanism": mechanism, **cred.to_json()}
+                for (user, mechanism), cred in sorted(self._scram.items())
+            ],
         }
 
     def save(self) -> None:
@@ -229,3 +310,9 @@ class LocalMetadataStore:
             topic = TopicMetadata.from_json(name, tdata)
             self._topics[name] = topic
             self._by_id[topic.topic_id] = topic
+        for item in data.get("client_quotas", []):
+            entity = quota_entity({str(t): (None if n is None else str(n)) for t, n in item["entity"]})
+            self._client_quotas[entity] = {str(k): float(v) for k, v in item["values"].items()}
+        for item in data.get("scram_credentials", []):
+            key = (str(item["user"]), int(item["mechanism"]))
+            self._scram[key] = ScramCredential.from_json(item)
