@@ -39,6 +39,10 @@ def main() -> int:
     if len(sys.argv) >= 3 and sys.argv[1] == "--show":
         show(sys.argv[2])
         return 0
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        # Never take an option (e.g. --help) for the output file name.
+        print(__doc__)
+        return 0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2
     out, argv = sys.argv[1], sys.argv[2:]
     from kpybroker.__main__ import main as broker_main
 
