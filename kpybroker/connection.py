@@ -2,22 +2,36 @@
 
 Theory of operation
 -------------------
-Two tasks share a connection. The *reader* cuts the byte stream into frames
-(``FrameReader``, capped at ``socket.request.max.bytes``), decodes one request,
-awaits its handler and puts the encoded response on a small bounded channel; only
-then does it decode the next frame. That is Kafka's rule (a connection is muted
-while one of its requests is in progress), and it makes request order and
-response order the same by construction, however many requests a client
-pipelines. The *writer* takes responses off the channel, coalescing whatever is
-already queued into one vectored ``sendmsg``; ``FileSlice`` parts (fetched log
-data) go out with ``os.sendfile`` straight from the segment file, so record
-payloads are never copied into Python.
+One task serves a connection, in Kafka's rhythm: read a frame, run its handler,
+write its response, only then take the next frame. Kafka mutes a connection
+while one of its requests is in progress and until its response is written;
+doing the same makes request order and response order identical by
+construction, however many requests a client pipelines (later ones wait in
+``FrameReader`` or the kernel's socket buffer).
+
+The socket is driven directly with non-blocking system calls on its descriptor
+(``readv`` into the ``FrameReader`` buffer, ``writev`` for memory buffers,
+``os.sendfile`` for ``FileSlice`` parts, so fetched record payloads are never
+copied into Python). The task suspends only when the kernel says "would block"
+(``wait_readable`` / ``wait_writable``) or a handler awaits: a produce request
+that needs neither costs no trip through trio's scheduler at all. Because a busy
+pipelining client could then keep the loop to itself, the task yields at a
+checkpoint after every ``_REQUESTS_PER_CHECKPOINT`` requests served without a
+suspension.
+
+Idle connections (``connections.max.idle.ms``): the task notes when it starts
+waiting for the socket; a watcher task sleeps until that moment plus the idle
+time and, if the connection is still waiting on that same wait, wakes it with
+``notify_closing``. That costs one clock read per wait instead of a cancel scope
+per read, and a request in progress (a long-poll fetch, an ``acks=all`` wait) is
+never cut off: only waiting on the peer counts as idle, in either direction, so
+a peer that stops reading our responses is closed too.
 
 Kafka's answers to a bad peer:
 
 * an oversized or negative frame size, an undecodable header or body, an API or
-  version we do not serve: close the connection (after flushing the responses
-  already queued);
+  version we do not serve: close the connection (every earlier response has
+  already been written);
 * ApiVersions at a version we do not know: answer ``UNSUPPORTED_VERSION`` with a
   v0 body listing our ApiVersions range (clients then retry at a version we have);
 * a handler that raises: ``UNKNOWN_SERVER_ERROR`` for that request, a logged
@@ -32,7 +46,7 @@ import errno
 import itertools
 import logging
 import os
-import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -41,6 +55,7 @@ from kpybroker import dispatch
 from kpybroker.context import RequestContext
 from wire.buffers import FileSlice
 from wire.exceptions import ProtocolError
+from wire.framing import FrameReader
 
 if TYPE_CHECKING:
     from kpybroker.broker import Broker
@@ -51,21 +66,20 @@ API_VERSIONS_KEY = 18
 UNSUPPORTED_VERSION = 35
 UNKNOWN_SERVER_ERROR = -1
 
-RECEIVE_SIZE = 256 * 1024
-# Responses encoded but not yet written: a little slack lets the writer batch them,
-# the bound keeps a slow reader of large fetches from growing memory.
-QUEUED_RESPONSES = 16
+# How much to ask the kernel for per read when no large frame is being assembled.
+RECEIVE_SIZE = 64 * 1024
 IOV_MAX = 1024
-DRAIN_TIMEOUT_S = 30.0
-# Below this, buffers are copied into one before sending: one iovec per tiny
-# header field costs more than the copy.
-SMALL_BUFFER = 2048
+# Requests served back to back without suspending before the task yields to others.
+_REQUESTS_PER_CHECKPOINT = 8
 
 _PEER_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 _QUIET_ERRNOS = {errno.EPIPE, errno.ECONNRESET, errno.EBADF, errno.ENOTCONN, errno.ETIMEDOUT}
 
 _ids = itertools.count(1)
 _CLOSE = object()
+
+_wait_readable = trio.lowlevel.wait_readable
+_wait_writable = trio.lowlevel.wait_writable
 
 
 class Connection:
@@ -80,7 +94,10 @@ class Connection:
         config = broker.config
         self.max_frame_size: int = config.get("socket.request.max.bytes")
         self.idle_ms: int = config.get("connections.max.idle.ms")
-        self.last_activity = time.monotonic()
+        # trio.current_time() when the current wait on the peer began; None while
+        # a request is being processed.
+        self._waiting_since: float | None = None
+        self._idle_expired = False
 
     @staticmethod
     def _describe(stream: trio.SocketStream) -> str:
@@ -94,17 +111,15 @@ class Connection:
     async def run(self) -> None:
         """Serve the connection; never raises for anything the peer causes."""
         try:
-            send_ch, recv_ch = trio.open_memory_channel[list[Any]](QUEUED_RESPONSES)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._writer, recv_ch, nursery.cancel_scope)
-                async with send_ch:
+            if self.idle_ms < 0:
+                await self._serve_quietly()
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._idle_watch, self.idle_ms / 1000)
                     try:
-                        await self._reader(send_ch)
-                    except _PEER_ERRORS as exc:
-                        self._peer_gone(exc)
-                # Queued responses still go out, but a peer that stopped reading
-                # cannot hold the connection open forever.
-                nursery.cancel_scope.deadline = trio.current_time() + DRAIN_TIMEOUT_S
+                        await self._serve_quietly()
+                    finally:
+                        nursery.cancel_scope.cancel()
         except Exception:
             # A bug here must cost one connection, never the server.
             log.exception("connection %s failed", self.connection_id)
@@ -112,56 +127,98 @@ class Connection:
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
 
+    async def _serve_quietly(self) -> None:
+        try:
+            await self._serve()
+        except _PEER_ERRORS as exc:
+            if self._idle_expired and isinstance(exc, trio.ClosedResourceError):
+                log.debug("closing idle connection %s", self.connection_id)
+            else:
+                self._peer_gone(exc)
+
     def _peer_gone(self, exc: BaseException) -> None:
         if isinstance(exc, OSError) and exc.errno not in _QUIET_ERRNOS and not isinstance(exc, ConnectionError):
             log.warning("connection %s: %s", self.connection_id, exc)
         else:
             log.debug("connection %s: %s", self.connection_id, exc)
 
-    # -- reading and processing -------------------------------------------------------
+    async def _idle_watch(self, idle_s: float) -> None:
+        """Wake the serving task with ``ClosedResourceError`` once it has waited on
+        the peer for ``idle_s`` without interruption."""
+        # While a request is in progress nothing can expire before idle_s from now;
+        # the floor keeps an idle time of 0 from becoming a busy loop.
+        recheck_s = max(idle_s, 0.01)
+        while True:
+            since = self._waiting_since
+            if since is None:
+                await trio.sleep(recheck_s)
+                continue
+            due = since + idle_s
+            if trio.current_time() < due:
+                await trio.sleep_until(due)
+                continue
+            self._idle_expired = True
+            trio.lowlevel.notify_closing(self.stream.socket.fileno())
+            # If the wait had already ended, the connection lives on: look again later.
+            await trio.sleep(recheck_s)
 
-    async def _reader(self, send_ch: trio.MemorySendChannel[list[Any]]) -> None:
-        from wire.framing import FrameReader
+    async def _wait(self, wait: Any, fd: int) -> None:
+        self._waiting_since = trio.current_time()
+        try:
+            await wait(fd)
+        finally:
+            self._waiting_since = None
+
+    # -- the request loop -------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        from wire.protocol import decode_request, encode_response
 
         reader = FrameReader(self.max_frame_size)
-        sock = self.stream.socket
-        idle_s = self.idle_ms / 1000 if self.idle_ms >= 0 else float("inf")
+        fd = self.stream.socket.fileno()
+        readv = os.readv
+        served = 0
         while True:
             try:
                 frame = reader.next_frame()
+                if frame is None:
+                    region = reader.get_buffer(RECEIVE_SIZE)
             except ProtocolError as exc:
                 log.info("closing connection %s: %s", self.connection_id, exc)
                 return
             if frame is None:
                 try:
-                    region = reader.get_buffer(RECEIVE_SIZE)
-                except ProtocolError as exc:
-                    log.info("closing connection %s: %s", self.connection_id, exc)
-                    return
-                n = -1
-                with trio.move_on_after(idle_s):
                     # Straight into the frame buffer: no copy of request payloads.
-                    n = await sock.recv_into(region)
+                    n = readv(fd, (region,))
+                except BlockingIOError:
+                    n = -1
+                # The view must be gone before the buffer can be reused.
                 del region
-                if n < 0:
-                    if time.monotonic() - self.last_activity >= idle_s:
-                        log.debug("closing idle connection %s", self.connection_id)
-                        return
+                if n > 0:
+                    reader.commit(n)
                     continue
                 if n == 0:
                     return
-                self.last_activity = time.monotonic()
-                reader.commit(n)
+                await self._wait(_wait_readable, fd)
+                served = 0
                 continue
-            out = await self._process(frame)
-            if out is _CLOSE:
-                return
+            out = await self._process(frame, decode_request, encode_response)
+            del frame
             if out is not None:
-                await send_ch.send(out)
+                if out is _CLOSE:
+                    return
+                rest = send_nowait(fd, out)
+                if rest is not None:
+                    while rest is not None:
+                        await self._wait(_wait_writable, fd)
+                        rest = send_nowait(fd, rest)
+                    served = 0
+            served += 1
+            if served >= _REQUESTS_PER_CHECKPOINT:
+                served = 0
+                await trio.lowlevel.checkpoint()
 
-    async def _process(self, frame: memoryview) -> Any:
-        from wire.protocol import decode_request, encode_response
-
+    async def _process(self, frame: memoryview, decode_request: Any, encode_response: Any) -> Any:
         try:
             header, request = decode_request(frame)
         except ProtocolError as exc:
@@ -170,9 +227,10 @@ class Connection:
                 return self._api_versions_fallback(exc.correlation_id)
             log.info("closing connection %s: %s", self.connection_id, exc)
             return _CLOSE
-        api_key, version = header.request_api_key, header.request_api_version
-        entry = dispatch.lookup(api_key, version)
-        if entry is None:
+        api_key = header.request_api_key
+        version = header.request_api_version
+        entry = dispatch.HANDLERS.get(api_key)
+        if entry is None or not entry.min_version <= version <= entry.max_version:
             log.info("closing connection %s: %s v%d is not served", self.connection_id,
                      dispatch.api_name(api_key), version)
             return _CLOSE
@@ -223,83 +281,75 @@ class Connection:
                                correlation_id=correlation_id)
         return encode_response(header, body)
 
-    # -- writing ----------------------------------------------------------------------
 
-    async def _writer(self, recv_ch: trio.MemoryReceiveChannel[list[Any]], scope: trio.CancelScope) -> None:
-        async with recv_ch:
+# -- writing --------------------------------------------------------------------------
+
+
+def _nbytes(buf: Any) -> int:
+    return buf.nbytes if isinstance(buf, memoryview) else len(buf)
+
+
+def send_nowait(fd: int, bufs: Sequence[Any]) -> list[Any] | None:
+    """Write ``bufs`` in order to the non-blocking socket ``fd`` as far as the kernel
+    takes them without blocking: runs of memory buffers with one ``writev`` each,
+    ``FileSlice`` parts with ``os.sendfile``. Returns None when everything went out,
+    else what is left (the first element trimmed to its unsent part).
+
+    Raises ``OSError`` for a broken peer, and ``EIO`` if a file slice ends early
+    (its frame size is already on the wire, so the stream cannot be resynced).
+    """
+    if len(bufs) == 1:
+        only = bufs[0]
+        if not isinstance(only, FileSlice):
+            # The common case: one encoded response in one buffer.
             try:
-                async for bufs in recv_ch:
-                    batch = list(bufs)
-                    while len(batch) < IOV_MAX:
-                        try:
-                            batch.extend(recv_ch.receive_nowait())
-                        except (trio.WouldBlock, trio.EndOfChannel):
-                            break
-                    await send_buffers(self.stream.socket, batch)
-                    self.last_activity = time.monotonic()
-            except _PEER_ERRORS as exc:
-                # The peer is gone: stop reading too.
-                self._peer_gone(exc)
-                scope.cancel()
-
-
-async def send_buffers(sock: Any, bufs: list[Any]) -> None:
-    """Write ``bufs`` in order: memory with vectored sends, file slices with sendfile."""
-    pending: list[memoryview] = []
-    small = bytearray()
-    for buf in bufs:
-        if isinstance(buf, FileSlice):
-            if small:
-                pending.append(memoryview(bytes(small)))
-                small = bytearray()
-            if pending:
-                await _sendmsg_all(sock, pending)
-                pending = []
-            await _sendfile_all(sock, buf)
-            continue
-        view = memoryview(buf).cast("B") if not isinstance(buf, memoryview) or buf.format != "B" else buf
-        if view.nbytes == 0:
-            continue
-        if view.nbytes < SMALL_BUFFER:
-            small += view
-            continue
-        if small:
-            pending.append(memoryview(bytes(small)))
-            small = bytearray()
-        pending.append(view)
-    if small:
-        pending.append(memoryview(bytes(small)))
-    if pending:
-        await _sendmsg_all(sock, pending)
-
-
-async def _sendmsg_all(sock: Any, views: list[memoryview]) -> None:
+                sent = os.write(fd, only)
+            except BlockingIOError:
+                return list(bufs)
+            if sent == _nbytes(only):
+                return None
+            return [memoryview(only).cast("B")[sent:]]
     i = 0
-    while i < len(views):
-        sent = await sock.sendmsg(views[i:i + IOV_MAX])
-        while sent > 0:
-            n = views[i].nbytes
-            if sent >= n:
-                sent -= n
-                i += 1
-            else:
-                views[i] = views[i][sent:]
-                sent = 0
-
-
-async def _sendfile_all(sock: Any, part: FileSlice) -> None:
-    out_fd = sock.fileno()
-    in_fd = part.fileno()
-    offset, remaining = part.position, part.length
-    while remaining > 0:
-        try:
-            n = os.sendfile(out_fd, in_fd, offset, remaining)
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(sock)
+    count = len(bufs)
+    while i < count:
+        part = bufs[i]
+        if isinstance(part, FileSlice):
+            in_fd = part.fileno()
+            offset, remaining = part.position, part.length
+            while remaining > 0:
+                try:
+                    n = os.sendfile(fd, in_fd, offset, remaining)
+                except BlockingIOError:
+                    return [FileSlice(part.file, offset, remaining), *bufs[i + 1:]]
+                if n == 0:
+                    raise OSError(errno.EIO, f"log file ended inside a fetched slice ({part!r})")
+                offset += n
+                remaining -= n
+            i += 1
             continue
-        if n == 0:
-            # The frame size is already on the wire; the peer cannot resync, so fail loudly.
-            raise OSError(errno.EIO, f"log file ended inside a fetched slice ({part!r})")
-        offset += n
-        remaining -= n
-        await trio.lowlevel.checkpoint()
+        j = i + 1
+        limit = min(count, i + IOV_MAX)
+        while j < limit and not isinstance(bufs[j], FileSlice):
+            j += 1
+        run = bufs[i:j]
+        try:
+            sent = os.writev(fd, run)
+        except BlockingIOError:
+            return list(bufs[i:])
+        for k, buf in enumerate(run):
+            n = _nbytes(buf)
+            if sent < n:
+                return [memoryview(buf).cast("B")[sent:], *run[k + 1:], *bufs[j:]]
+            sent -= n
+        i = j
+    return None
+
+
+async def send_buffers(sock: Any, bufs: Sequence[Any]) -> None:
+    """Write ``bufs`` in order to a non-blocking socket (or descriptor): memory with
+    vectored sends, file slices with sendfile; waits while the socket is full."""
+    fd = sock if isinstance(sock, int) else sock.fileno()
+    rest = send_nowait(fd, bufs)
+    while rest is not None:
+        await _wait_writable(fd)
+        rest = send_nowait(fd, rest)

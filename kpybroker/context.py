@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from kpybroker.broker import Broker
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     """Per-request facts handed to every handler with the decoded request.
 

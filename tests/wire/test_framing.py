@@ -105,7 +105,8 @@ def test_big_frame_is_assembled_in_one_buffer() -> None:
     reader.feed(data[4 + len(body) :])
     frame = reader.next_frame()
     assert frame is not None and frame.nbytes == len(body) and bytes(frame) == body
-    assert frame.obj is not None and len(frame.obj) == len(body)
+    # The bytes received into the region are the frame's: one buffer, no copy.
+    assert frame.obj is buf.obj
     assert _drain(reader) == [b"after"]
 
 
@@ -172,3 +173,97 @@ def test_error_means_close() -> None:
     with pytest.raises(ProtocolError) as info:
         reader.next_frame()
     assert info.value.close and info.value.error_code is None
+
+
+# -- buffer reuse: only once every view of a buffer is gone ------------------------------
+
+
+class _Counting(bytearray):
+    """A bytearray that counts how many were made (the reader's allocations)."""
+
+    made = 0
+
+    def __init__(self, *args: object) -> None:
+        type(self).made += 1
+        super().__init__(*args)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> type[_Counting]:
+    import wire.framing
+
+    _Counting.made = 0
+    monkeypatch.setattr(wire.framing, "bytearray", _Counting, raising=False)
+    return _Counting
+
+
+def _recv_into(reader: FrameReader, data: bytes, chunk: int = 65_536) -> list[memoryview]:
+    frames = []
+    pos = 0
+    while pos < len(data):
+        region = reader.get_buffer()
+        n = min(len(region), chunk, len(data) - pos)
+        region[:n] = data[pos : pos + n]
+        del region
+        reader.commit(n)
+        pos += n
+        while (frame := reader.next_frame()) is not None:
+            frames.append(frame)
+    return frames
+
+
+def test_released_receive_buffer_is_reused(counting: type[_Counting]) -> None:
+    reader = FrameReader()
+    total = 0
+    for i in range(3_000):  # about 900 KB through a 64 KiB buffer
+        body = bytes([i % 251]) * 300
+        [frame] = _recv_into(reader, _stream([body]))
+        assert bytes(frame) == body
+        total += frame.nbytes
+        del frame
+    assert total == 900_000
+    assert counting.made <= 2  # the empty initial buffer and one receive buffer
+
+
+def test_held_frames_are_never_overwritten(counting: type[_Counting]) -> None:
+    reader = FrameReader()
+    held = []
+    for i in range(3_000):
+        body = bytes([i % 251]) * 300
+        [frame] = _recv_into(reader, _stream([body]))
+        if i % 100 == 0:
+            held.append((body, frame))
+        del frame
+    assert all(bytes(view) == body for body, view in held)
+    # A held frame pins its buffer, so new ones were needed (900 KB through 64 KiB
+    # buffers), but not one per frame.
+    assert 900_000 // 65_536 <= counting.made < 100
+
+
+def test_released_big_frame_buffer_is_reused(counting: type[_Counting]) -> None:
+    reader = FrameReader()
+    first = b"a" * 300_000
+    second = b"b" * 290_000
+    [frame] = _recv_into(reader, _stream([first]))
+    assert bytes(frame) == first
+    obj_count = counting.made
+    del frame
+    [frame] = _recv_into(reader, _stream([second]))
+    assert bytes(frame) == second and frame.nbytes == len(second)
+    assert counting.made == obj_count  # no new buffer, no zero-fill
+
+
+def test_held_big_frame_keeps_its_buffer(counting: type[_Counting]) -> None:
+    reader = FrameReader()
+    first = b"a" * 300_000
+    [held] = _recv_into(reader, _stream([first]))
+    obj_count = counting.made
+    [frame] = _recv_into(reader, _stream([b"b" * 290_000]))
+    assert counting.made == obj_count + 1
+    assert bytes(held) == first and frame.obj is not held.obj
+
+
+def test_big_buffer_never_exceeds_the_limit() -> None:
+    reader = FrameReader(max_frame_size=70_000)
+    [frame] = _recv_into(reader, _stream([b"x" * 70_000]))
+    assert len(frame.obj) == 70_000

@@ -115,3 +115,43 @@ def test_random_bytes_streams() -> None:
             _run(reader, data, [rng.randint(1, 700)], rng.random() < 0.5)
         except ProtocolError:
             continue
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(st.sampled_from([0, 1, 50, 3_000, 20_000, 65_536, 70_000, 150_000]),
+                   min_size=1, max_size=25),
+    keep=st.lists(st.booleans(), min_size=1, max_size=25),
+    release=st.lists(st.integers(min_value=-3, max_value=5), max_size=10),
+    chunk=st.sampled_from([7, 1_000, 16_384, 65_536, 1 << 20]),
+)
+def test_frames_held_by_the_caller_stay_intact(sizes: list[int], keep: list[bool], release: list[int],
+                                               chunk: int) -> None:
+    """Whatever the caller holds and releases, a view it holds never changes, while
+    the reader recycles the buffers nobody refers to any more."""
+    reader = FrameReader(max_frame_size=LIMIT)
+    held: list[tuple[bytes, memoryview]] = []
+    for i, size in enumerate(sizes):
+        body = bytes([(i * 37 + j) % 256 for j in range(min(size, 64))]) * (size // 64 + 1)
+        body = body[:size]
+        data = _stream([body])
+        pos = 0
+        got = []
+        while pos < len(data):
+            region = reader.get_buffer()
+            n = min(len(region), chunk, len(data) - pos)
+            region[:n] = data[pos : pos + n]
+            del region
+            reader.commit(n)
+            pos += n
+            while (frame := reader.next_frame()) is not None:
+                got.append(frame)
+        assert len(got) == 1 and bytes(got[0]) == body
+        if keep[i % len(keep)]:
+            held.append((body, got[0]))
+        del got, frame
+        victim = release[i % len(release)] if release else -1
+        if victim >= 0 and held:
+            del held[victim % len(held)]
+        for expected, view in held:
+            assert bytes(view) == expected
