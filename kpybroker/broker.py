@@ -17,6 +17,7 @@ and auto-creation (Metadata, Produce, FindCoordinator) all come through here.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import time
@@ -237,6 +238,8 @@ class Broker:
             nursery.start_soon(self._every, checkpoint_ms, self._checkpoint, "checkpoint")
             nursery.start_soon(self._every, self.config.get("producer.id.expiration.check.interval.ms"),
                                self._expire_producers, "producer id expiration")
+            if self.config.get("log.cleaner.enable"):
+                nursery.start_soon(self._run_log_cleaner)
             flush_check_ms = self.config.get("log.flush.scheduler.interval.ms")
             if flush_check_ms < 2**40:  # Kafka's default (Long.MAX_VALUE) means never
                 nursery.start_soon(self._every, flush_check_ms, self._flush_dirty, "log flusher")
@@ -253,6 +256,35 @@ class Broker:
                 job()
             except Exception:
                 log.exception("background %s failed", what)
+
+    async def _run_log_cleaner(self) -> None:
+        """Kafka's log cleaner thread: a pass every ``log.cleaner.backoff.ms``. The
+        rewriting runs in a worker thread; choosing logs and swapping segments run
+        on the event loop, where appends run (``LogManager.clean``)."""
+        from storage.cleaner import CleanerConfig
+
+        config = CleanerConfig(
+            dedupe_buffer_size=self.config.get("log.cleaner.dedupe.buffer.size"),
+            dedupe_buffer_load_factor=self.config.get("log.cleaner.io.buffer.load.factor"),
+            backoff_ms=self.config.get("log.cleaner.backoff.ms"),
+            num_threads=max(1, self.config.get("log.cleaner.threads")),
+        )
+        token = trio.lowlevel.current_trio_token()
+
+        def run_in_loop(fn: Any) -> Any:
+            return trio.from_thread.run_sync(fn, trio_token=token)
+
+        while True:
+            await trio.sleep(config.backoff_ms / 1000)
+            manager = self.log_manager
+            if manager is None:
+                continue
+            try:
+                await trio.to_thread.run_sync(
+                    functools.partial(manager.clean, self.now_ms(), config, run_in_loop=run_in_loop)
+                )
+            except Exception:
+                log.exception("background log cleaner failed")
 
     def _retention(self) -> None:
         if self.log_manager is not None:

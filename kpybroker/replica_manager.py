@@ -52,6 +52,8 @@ READ_UNCOMMITTED = 0
 READ_COMMITTED = 1
 
 TopicPartition = tuple[str, int]
+# Fetched slices up to this size are read into memory instead of sent with sendfile.
+INLINE_READ_BYTES = 16 * 1024
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 # Kafka lets only its own admin tooling write to internal topics directly.
 ADMIN_CLIENT_ID = "__admin_client"
@@ -149,15 +151,19 @@ class Partition:
         Returns True (and wakes waiters) when it moved. Followers not yet heard
         from count at the high watermark, so they hold it where it is.
         """
-        leo = self.log_end_offset
-        candidates = [leo]
+        log = self.log
+        new_hw = log.log_end_offset
+        high_watermark = log.high_watermark
+        if new_hw <= high_watermark:
+            return False
+        broker_id = self.broker_id
         for replica in self.isr:
-            if replica == self.broker_id:
-                continue
-            candidates.append(self.replica_log_end_offsets.get(replica, self.high_watermark))
-        new_hw = min(candidates)
-        if new_hw > self.high_watermark:
-            self.log.update_high_watermark(new_hw)
+            if replica != broker_id:
+                leo = self.replica_log_end_offsets.get(replica, high_watermark)
+                if leo < new_hw:
+                    new_hw = leo
+        if new_hw > high_watermark:
+            log.update_high_watermark(new_hw)
             self.wake_waiters()
             return True
         return False
@@ -215,7 +221,8 @@ class FetchPartitionResult:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    records: list[FileSlice] = field(default_factory=list)
+    # File slices for sendfile; reads of at most INLINE_READ_BYTES come as bytes.
+    records: list[FileSlice | bytes] = field(default_factory=list)
     aborted_transactions: list[Any] | None = None
     diverging_epoch: tuple[int, int] | None = None
     preferred_read_replica: int = -1
@@ -395,9 +402,14 @@ class ReplicaManager:
             )
             part.wake_waiters()
             part.maybe_increment_high_watermark()
-            await self._maybe_flush(part)
+            if part.log.flush_due:
+                await self._maybe_flush(part)
             if required_acks == -1:
-                pending[key] = info.last_offset + 1
+                required = info.last_offset + 1
+                # With the high watermark already past the batch (a single replica) and
+                # the ISR still large enough, DelayedProduce would complete at once.
+                if part.high_watermark < required or len(part.isr) < part.min_insync_replicas:
+                    pending[key] = required
         if pending:
             await self._wait_for_high_watermark(pending, results, timeout_ms)
         return results
@@ -481,16 +493,18 @@ class ReplicaManager:
         part = self._partitions.get((req.topic, req.partition))
         if part is None:
             return FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-        code = part.check_leader_epoch(req.current_leader_epoch)
-        if code != ErrorCode.NONE:
-            return FetchPartitionResult(error_code=code)
+        if req.current_leader_epoch >= 0:
+            code = part.check_leader_epoch(req.current_leader_epoch)
+            if code != ErrorCode.NONE:
+                return FetchPartitionResult(error_code=code)
         is_follower = replica_id >= 0
         if is_follower and (replica_id == part.broker_id or replica_id not in part.replicas):
             return FetchPartitionResult(error_code=ErrorCode.NOT_LEADER_OR_FOLLOWER)
 
-        high_watermark = part.high_watermark
-        log_start_offset = part.log_start_offset
-        last_stable_offset = part.last_stable_offset
+        plog = part.log
+        high_watermark = plog.high_watermark
+        log_start_offset = plog.log_start_offset
+        last_stable_offset = plog.last_stable_offset
 
         if req.last_fetched_epoch >= 0:
             epoch, end_offset = part.end_offset_for_epoch(req.last_fetched_epoch)
@@ -515,12 +529,17 @@ class ReplicaManager:
             max_offset = high_watermark
         limit = max(0, min(req.partition_max_bytes, max_bytes))
         try:
-            info = part.log.read(
+            info = plog.read(
                 req.fetch_offset,
                 max_bytes=limit,
                 max_offset=max_offset,
                 min_one_message=min_one_message,
             )
+            records: list[Any] = info.records
+            if len(records) == 1 and records[0].length <= INLINE_READ_BYTES:
+                # A small read goes out with the rest of the answer in one vectored
+                # send; a file slice would cost a sendfile plus a send of its own.
+                records = [records[0].read()]
         except StorageError as err:
             return FetchPartitionResult(error_code=int(err.error_code))
         except OSError:
@@ -535,13 +554,13 @@ class ReplicaManager:
             if info.records:
                 # Bounded by the last stable offset rather than the end of the returned
                 # batches: an extra entry past the data is ignored by consumers.
-                aborted = list(part.log.collect_aborted_transactions(req.fetch_offset, max_offset))
+                aborted = list(plog.collect_aborted_transactions(req.fetch_offset, max_offset))
         return FetchPartitionResult(
             error_code=ErrorCode.NONE,
             high_watermark=high_watermark,
             last_stable_offset=last_stable_offset,
             log_start_offset=log_start_offset,
-            records=list(info.records),
+            records=records,
             aborted_transactions=aborted,
         )
 
@@ -554,23 +573,42 @@ class ReplicaManager:
         isolation_level: int,
     ) -> list[FetchPartitionResult]:
         """Read partitions in order, sharing ``max_bytes`` (Kafka's readFromLog, KIP-74)."""
+        return self._read_all(requests, replica_id, max_bytes, isolation_level)[0]
+
+    def _read_all(
+        self,
+        requests: list[FetchPartitionRequest],
+        replica_id: int,
+        max_bytes: int,
+        isolation_level: int,
+    ) -> tuple[list[FetchPartitionResult], int, bool]:
+        """``read_all`` plus what the long poll decides on: bytes read and whether any
+        partition answered an error or a diverging epoch (both end the wait)."""
         limit = max_bytes
         min_one_message = True
         results = []
+        total = 0
+        must_answer = False
+        read_partition = self.read_partition
         for req in requests:
-            result = self.read_partition(
+            result = read_partition(
                 req,
                 replica_id=replica_id,
                 max_bytes=limit,
                 min_one_message=min_one_message,
                 isolation_level=isolation_level,
             )
-            size = result.size
+            size = 0
+            for piece in result.records:
+                size += len(piece)
             if size > 0:
                 min_one_message = False
-            limit = max(0, limit - size)
+                total += size
+                limit = max(0, limit - size)
+            if result.error_code != ErrorCode.NONE or result.diverging_epoch is not None:
+                must_answer = True
             results.append(result)
-        return results
+        return results, total, must_answer
 
     async def fetch(
         self,
@@ -589,19 +627,14 @@ class ReplicaManager:
         """
         deadline = trio.current_time() + max(max_wait_ms, 0) / 1000.0
         while True:
-            results = self.read_all(
-                requests,
-                replica_id=replica_id,
-                max_bytes=max_bytes,
-                isolation_level=isolation_level,
+            results, total, must_answer = self._read_all(
+                requests, replica_id, max_bytes, isolation_level
             )
             if (
                 max_wait_ms <= 0
                 or not requests
-                or sum(r.size for r in results) >= min_bytes
-                or any(
-                    r.error_code != ErrorCode.NONE or r.diverging_epoch is not None for r in results
-                )
+                or total >= min_bytes
+                or must_answer
                 or trio.current_time() >= deadline
             ):
                 return results

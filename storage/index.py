@@ -162,6 +162,15 @@ class OffsetIndex(_IndexFile):
             return self.base_offset, 0
         return self.base_offset + self._offsets[i], self._positions[i]
 
+    def floor_position(self, position: int) -> int:
+        """The largest indexed batch position <= ``position``, or 0 (a batch starts there).
+
+        Positions increase with offsets, so the index also answers "which batch
+        boundary lies just below this byte": what a size-limited read needs.
+        """
+        i = bisect_right(self._positions, position) - 1
+        return self._positions[i] if i >= 0 else 0
+
     def last_entry(self) -> tuple[int, int]:
         if not self._offsets:
             return self.base_offset, 0

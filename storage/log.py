@@ -50,6 +50,12 @@ from storage.checkpoints import (
     read_partition_metadata,
     write_partition_metadata,
 )
+from storage.cleaner import (
+    RetiredSegment,
+    complete_interrupted_swaps,
+    rename_cleaned_to_swap,
+    rename_swap_to_final,
+)
 from storage.config import LONG_MAX, LogConfig
 from storage.errors import StorageError
 from storage.leader_epoch import LeaderEpochFileCache
@@ -76,6 +82,7 @@ MAX_TIMESTAMP = -3
 EARLIEST_LOCAL_TIMESTAMP = -4
 LATEST_TIERED_TIMESTAMP = -5
 
+_CONTROL_FLAG = 0x20  # batch attributes: a control (transaction marker) batch
 _SEGMENT_FILE = re.compile(r"^(\d{20})\.(log|index|timeindex|txnindex)$")
 
 
@@ -217,6 +224,9 @@ class Log:
 
     def _remove_temporary_files(self) -> list[int]:
         """Delete leftovers of interrupted operations; return the segment base offsets."""
+        # A cleaner swap cut short by a crash is completed (or undone) first, as
+        # Kafka's LogLoader does; what is left of .cleaned/.swap then goes below.
+        complete_interrupted_swaps(self.dir)
         bases: set[int] = set()
         orphans: list[Path] = []
         for entry in os.scandir(self.dir):
@@ -465,13 +475,19 @@ class Log:
         now_ms: int,
     ) -> LogSegment:
         segment = self.active_segment
+        config = self.config
+        segment_ms = config.segment_ms
+        if 0 < config.max_compaction_lag_ms < segment_ms and config.compact:
+            # Kafka's maxSegmentMs: the active segment is never cleaned, so a
+            # compacted log rolls in time for max.compaction.lag.ms.
+            segment_ms = config.max_compaction_lag_ms
         if segment.should_roll(
             messages_size=messages_size,
             max_timestamp_in_messages=max_timestamp,
             max_offset_in_messages=last_offset,
             now_ms=now_ms,
             segment_bytes=self.config.segment_bytes,
-            segment_ms=self.config.segment_ms,
+            segment_ms=segment_ms,
             segment_jitter_ms=self.config.segment_jitter_ms,
         ):
             return self.roll(max(first_offset, self.log_end_offset), now_ms)
@@ -503,26 +519,41 @@ class Log:
         *,
         log_append_time: int,
         now_ms: int,
-        controls: dict[int, tuple[int | None, int]],
+        controls: dict[int, tuple[int | None, int]] | None,
     ) -> None:
-        if view.nbytes > self.config.segment_bytes:
+        config = self.config
+        nbytes = view.nbytes
+        if nbytes > config.segment_bytes:
             raise StorageError(
                 ErrorCode.RECORD_LIST_TOO_LARGE,
-                f"Message batch size is {view.nbytes} bytes in append to partition "
+                f"Message batch size is {nbytes} bytes in append to partition "
                 f"{self.topic}-{self.partition}, which exceeds the maximum configured segment size "
-                f"of {self.config.segment_bytes}.",
+                f"of {config.segment_bytes}.",
             )
         first = batches[0][1]
         last = batches[-1][1]
-        max_ts = max(h.max_timestamp for _, h in batches)
-        segment = self._maybe_roll(view.nbytes, max_ts, first.base_offset, last.last_offset, now_ms)
+        max_ts = first.max_timestamp
+        for _, h in batches:
+            if h.max_timestamp > max_ts:
+                max_ts = h.max_timestamp
+        segment = self._maybe_roll(nbytes, max_ts, first.base_offset, last.last_offset, now_ms)
         segment.append(view, batches)
-        self.log_end_offset = last.next_offset
+        self.log_end_offset = last.base_offset + last.last_offset_delta + 1
+        epoch_cache = self.leader_epoch_cache
+        latest = epoch_cache.latest_entry()
+        on_batch_appended = self.producer_state.on_batch_appended
         for pos, header in batches:
-            if header.partition_leader_epoch >= 0:
-                self.leader_epoch_cache.assign(header.partition_leader_epoch, header.base_offset)
-            control_type, coordinator_epoch = controls.get(pos, (None, -1))
-            completed = self.producer_state.on_batch_appended(
+            epoch = header.partition_leader_epoch
+            # Appends within the latest epoch (nearly all) leave the cache as it is.
+            if epoch >= 0 and (
+                latest is None or latest[0] != epoch or header.base_offset < latest[1]
+            ):
+                epoch_cache.assign(epoch, header.base_offset)
+                latest = epoch_cache.latest_entry()
+            control_type, coordinator_epoch = (
+                controls.get(pos, (None, -1)) if controls else (None, -1)
+            )
+            completed = on_batch_appended(
                 header,
                 first_offset=header.base_offset,
                 append_time_ms=log_append_time,
@@ -540,7 +571,7 @@ class Log:
     ) -> dict[int, tuple[int | None, int]]:
         out: dict[int, tuple[int | None, int]] = {}
         for pos, header in batches:
-            if header.is_control:
+            if header.attributes & _CONTROL_FLAG:
                 for record in iter_records(view, pos, header):
                     marker = ControlRecord.from_record(record)
                     out[pos] = (
@@ -572,7 +603,7 @@ class Log:
 
         def check(header: RecordBatchHeader) -> None:
             coordinator_epoch = None
-            if header.is_control:
+            if header.attributes & _CONTROL_FLAG:
                 coordinator_epoch = self._controls(view, [(0, header)]).get(0, (None, -1))[1]
             psm.check_batch(
                 header, origin=origin, now_ms=now_ms, coordinator_epoch=coordinator_epoch
@@ -691,6 +722,11 @@ class Log:
             got = segment.read(fetch_offset, max_bytes, limit, min_one_message)
             if got is not None:
                 return FetchDataInfo([got[0]], got[1])
+            if segment.size and fetch_offset < segment.next_offset:
+                # The offset is in this segment but its batch did not fit: answer
+                # nothing rather than later batches (that would skip records).
+                # (A segment the cleaner emptied holds no offsets: go on past it.)
+                break
         return FetchDataInfo([], fetch_offset)
 
     def collect_aborted_transactions(
@@ -887,6 +923,53 @@ class Log:
             txn.close()
             self._pending_deletes.append((now_ms + self.config.file_delete_delay_ms, seg, txn))
         fsync_dir(self.dir)
+
+    @_locked
+    def replace_segments(
+        self,
+        old: list[LogSegment],
+        new_base_offset: int,
+        *,
+        now_ms: int,
+        expected_sizes: list[int] | None = None,
+    ) -> bool:
+        """Swap the log cleaner's ``<new_base_offset>.*.cleaned`` files in for ``old``
+        (consecutive, non-active segments), as Kafka's ``replaceSegments``:
+        ``.cleaned`` -> ``.swap``, old files -> ``.deleted`` (removed after
+        ``file.delete.delay.ms``), ``.swap`` -> final names. Returns False, changing
+        nothing, when ``old`` is no longer exactly that stretch of the log (retention,
+        truncation or a close happened meanwhile)."""
+        if self.closed or not old:
+            return False
+        i = next((k for k, s in enumerate(self.segments) if s is old[0]), None)
+        j = (i or 0) + len(old)
+        if i is None or j >= len(self.segments):
+            return False
+        if any(a is not b for a, b in zip(self.segments[i:j], old, strict=True)):
+            return False
+        if expected_sizes is not None and [s.size for s in old] != expected_sizes:
+            return False
+        rename_cleaned_to_swap(self.dir, new_base_offset)
+        for seg in old:
+            txn = self._txn_indexes.pop(seg.base_offset, None) or TransactionIndex.for_segment(
+                self.dir, seg.base_offset
+            )
+            seg.rename_to_deleted()
+            txn.rename_to(txn.path.with_name(txn.path.name + DELETED_SUFFIX))
+            txn.close()
+            # The replacement may reuse the base offset: delete only the .deleted names.
+            self._pending_deletes.append(
+                (now_ms + self.config.file_delete_delay_ms, RetiredSegment(seg), txn)  # type: ignore[arg-type]
+            )
+        fsync_dir(self.dir)
+        rename_swap_to_final(self.dir, new_base_offset)
+        segment = self._new_segment(new_base_offset, now_ms)
+        segment.load_clean()
+        segment.close_handlers()
+        self.segments[i:j] = [segment]
+        self._bases = [s.base_offset for s in self.segments]
+        self._txn_indexes[new_base_offset] = TransactionIndex.for_segment(self.dir, new_base_offset)
+        return True
 
     def _purge_pending(self, now_ms: int | None) -> None:
         keep = []

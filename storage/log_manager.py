@@ -17,6 +17,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from storage.checkpoints import (
     CLEAN_SHUTDOWN_FILE,
@@ -32,6 +33,7 @@ from storage.checkpoints import (
     write_clean_shutdown,
     write_meta_properties,
 )
+from storage.cleaner import CleanerConfig, LogCleaner
 from storage.config import LogConfig
 from storage.errors import StorageError
 from storage.log import Log, parse_partition_dir_name
@@ -281,6 +283,26 @@ class LogManager:
         if deleted:
             self._checkpoint_log_start_offsets()
         return deleted
+
+    def clean(
+        self,
+        now_ms: int,
+        config: CleanerConfig | None = None,
+        *,
+        run_in_loop: Callable[[Callable[[], Any]], Any] | None = None,
+    ) -> int:
+        """One log-cleaner pass over the compacted logs (``storage/cleaner.py``);
+        returns how many logs were cleaned.
+
+        The broker calls it from a worker thread every ``log.cleaner.backoff.ms``
+        with ``run_in_loop`` running a function where appends run, so that only the
+        file rewriting happens off the event loop.
+        """
+        run = run_in_loop or (lambda fn: fn())
+        logs = run(
+            lambda: [(self._log_dir_of[tp].path, lg) for tp, lg in self._logs.items()]
+        )
+        return LogCleaner(config).clean_logs(logs, now_ms, run_in_loop=run)
 
     def _checkpoint_log_start_offsets(self) -> None:
         for d in self._dirs:

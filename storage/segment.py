@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import crc32c as _crc32c
 
@@ -38,6 +39,8 @@ _SCAN_CHUNK = 8 * 1024 * 1024
 _HEADER_CHUNK = 8192
 _LENGTH = struct.Struct(">i")
 _MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD
+# Read ends remembered per segment (about one per reader of the segment).
+_MAX_REMEMBERED_STARTS = 64
 
 
 def segment_file_name(base_offset: int, suffix: str) -> str:
@@ -45,12 +48,53 @@ def segment_file_name(base_offset: int, suffix: str) -> str:
     return f"{base_offset:020d}{suffix}"
 
 
-def pwrite_all(fd: int, data: memoryview | bytes, position: int) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        n = os.pwrite(fd, view, position)
-        view = view[n:]
-        position += n
+# Linux fallocate(2) flag: reserve blocks past the end without changing the size.
+_FALLOC_FL_KEEP_SIZE = 0x01
+# Blocks are reserved ahead of the active segment's end in steps that grow with the
+# segment (so a quiet partition reserves little), up to this much.
+_RESERVE_MIN = 1 << 20
+_RESERVE_MAX = 16 << 20
+_NO_RESERVE = 1 << 62
+_fallocate: Any = None
+
+
+def _libc_fallocate() -> Any:
+    """libc's ``fallocate`` via ctypes, or False where there is none (resolved once).
+
+    Appending to blocks the file system has already reserved costs the kernel
+    about a third less than letting each ``pwrite`` extend the file (measured on
+    ext4: 0.17 against 0.25 system-s/GB). ``os.posix_fallocate`` cannot keep the
+    file size, and the ``.log`` must stay exactly as long as its batches.
+    """
+    global _fallocate
+    if _fallocate is None:
+        _fallocate = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+                import ctypes.util
+
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                fn = libc.fallocate
+                fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+                fn.restype = ctypes.c_int
+                _fallocate = fn
+            except (OSError, AttributeError):
+                _fallocate = False
+    return _fallocate
+
+
+def pwrite_all(fd: int, data: memoryview | bytes, position: int) -> int:
+    """Write all of ``data`` at ``position``; returns its length in bytes."""
+    view = (
+        data if isinstance(data, memoryview) and data.format == "B" else memoryview(data).cast("B")
+    )
+    size = view.nbytes
+    written = os.pwrite(fd, view, position)
+    # One call writes everything to a regular file in practice; loop for the rest.
+    while written < size:
+        written += os.pwrite(fd, view[written:], position + written)
+    return size
 
 
 @dataclass
@@ -173,6 +217,13 @@ class LogSegment:
         self.rolling_based_timestamp: int | None = None
         self.bytes_since_last_index_entry = 0
         self.closed = False
+        # Where the batch with a given base offset starts, learnt from where reads
+        # ended: a consumer's next fetch asks for exactly that offset. Cleared
+        # whenever bytes are cut from the file.
+        self._batch_starts: dict[int, int] = {}
+        # Blocks reserved (without changing the file size) up to here; appends
+        # beyond it reserve more. ``_NO_RESERVE`` once reserving is off.
+        self._reserved_end = self.size
 
     # ------------------------------------------------------------------ loading
 
@@ -240,6 +291,7 @@ class LogSegment:
         Returns the number of bytes cut off. ``on_batch`` sees every valid batch
         (the log uses it to rebuild the leader-epoch cache and producer state).
         """
+        self._batch_starts.clear()
         self.offset_index.reset()
         self.time_index.reset()
         self.max_timestamp_so_far = -1
@@ -265,6 +317,8 @@ class LogSegment:
         if truncated:
             os.ftruncate(self._fd, result.valid_end)
             self.size = result.valid_end
+            if self._reserved_end < _NO_RESERVE:
+                self._reserved_end = result.valid_end
         if result.next_offset is not None:
             self.next_offset = result.next_offset
         self._load_rolling_timestamp()
@@ -295,12 +349,41 @@ class LogSegment:
         ``batches`` are ``(position within data, header)`` for each batch in it.
         """
         start = self.size
-        pwrite_all(self._fd, data, start)
-        self.size += len(memoryview(data).cast("B"))
+        nbytes = data.nbytes if isinstance(data, memoryview) else len(data)
+        if start + nbytes > self._reserved_end:
+            self._reserve(start + nbytes)
+        self.size += pwrite_all(self._fd, data, start)
         if self.rolling_based_timestamp is None and batches:
             self.rolling_based_timestamp = batches[0][1].max_timestamp
         for pos, header in batches:
             self._index_batch(start + pos, header)
+
+    def _reserve(self, end: int) -> None:
+        fallocate = _libc_fallocate()
+        if not fallocate:
+            self._reserved_end = _NO_RESERVE
+            return
+        step = min(max(self.size, _RESERVE_MIN), _RESERVE_MAX)
+        start = max(self._reserved_end, self.size)
+        new_end = end + step
+        if fallocate(self._fd, _FALLOC_FL_KEEP_SIZE, start, new_end - start) != 0:
+            # Not supported here, or the disk is full: write without reserving (a
+            # full disk then fails the pwrite itself, with its own error).
+            self._reserved_end = _NO_RESERVE
+            return
+        self._reserved_end = new_end
+
+    def release_reserved(self) -> None:
+        """Give back blocks reserved past the end (when the segment stops growing).
+
+        Truncating to the current size frees them (punching a hole past the end
+        does not, on ext4); only done when something was reserved, since it also
+        touches the file's modification time.
+        """
+        if self.size < self._reserved_end < _NO_RESERVE and not self.closed:
+            os.ftruncate(self._fd, self.size)
+        if self._reserved_end < _NO_RESERVE:
+            self._reserved_end = self.size
 
     def can_convert_to_relative_offset(self, offset: int) -> bool:
         return 0 <= offset - self.base_offset <= INT32_MAX
@@ -331,6 +414,7 @@ class LogSegment:
 
     def on_become_inactive(self) -> None:
         """When the segment stops being active: record its final max timestamp."""
+        self.release_reserved()
         if self.max_timestamp_so_far >= 0:
             self.time_index.maybe_append(
                 self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far, skip_full_check=True
@@ -373,6 +457,12 @@ class LogSegment:
         self, offset: int, start_position: int = 0
     ) -> tuple[int, RecordBatchHeader] | None:
         """The first batch whose last offset is >= ``offset`` (Kafka's translateOffset)."""
+        known = self._batch_starts.get(offset)
+        if known is not None and known >= start_position:
+            # Every batch before ``known`` ends below ``offset``: the batch there is it.
+            header = self.read_header(known)
+            if header is not None and header.base_offset + header.last_offset_delta >= offset:
+                return known, header
         _, pos = self.offset_index.lookup(offset)
         pos = max(pos, start_position)
         for position, header in self.iter_headers(pos):
@@ -389,23 +479,56 @@ class LogSegment:
         total stays within ``max_size``; the first batch is returned whole even if
         larger, when ``min_one_message``. Returns ``(slice, first batch base offset)``
         or None when there is nothing to return.
+
+        Both ends come from the sparse index rather than from walking every batch
+        header in between: the ``max_offset`` end is where the first batch at or
+        past it starts, the size end the last batch boundary within ``max_size``,
+        found from the index entry just below it (a few headers at most).
         """
         found = self.translate_offset(start_offset)
         if found is None:
             return None
         start, first = found
-        if first.last_offset >= max_offset:
+        if first.base_offset + first.last_offset_delta >= max_offset:
             return None
-        length = 0
-        for position, header in self.iter_headers(start):
-            if header.last_offset >= max_offset:
-                break
-            if length + header.size > max_size and not (length == 0 and min_one_message):
-                break
-            length = position + header.size - start
-        if length == 0:
-            return None
-        return FileSlice(self.file, start, length), first.base_offset
+        first_size = first.batch_length + LOG_OVERHEAD
+        first_end = start + first_size
+        # ``next_base``: the offset the batch at ``end`` starts with (or will start
+        # with, at the end of the file), remembered for the reader's next fetch.
+        if first_size > max_size:
+            if not min_one_message:
+                return None
+            end = first_end
+            next_base = first.base_offset + first.last_offset_delta + 1
+        else:
+            if max_offset >= self.next_offset:
+                end = self.size
+                next_base = self.next_offset
+            else:
+                bound = self.translate_offset(max_offset, first_end)
+                if bound is not None:
+                    end, next_base = bound[0], bound[1].base_offset
+                else:
+                    end, next_base = self.size, self.next_offset
+            limit = start + max_size
+            if end > limit:
+                # The last batch boundary at or below ``limit``: whole batches only.
+                end = max(self.offset_index.floor_position(limit), first_end)
+                next_base = -1
+                for position, header in self.iter_headers(end):
+                    stop = position + header.batch_length + LOG_OVERHEAD
+                    if stop > limit:
+                        next_base = header.base_offset
+                        break
+                    end = stop
+                if next_base < 0:
+                    next_base = self.next_offset if end == self.size else -1
+        if next_base >= 0:
+            starts = self._batch_starts
+            if len(starts) >= _MAX_REMEMBERED_STARTS:
+                starts.clear()
+            starts[next_base] = end
+        return FileSlice(self.file, start, end - start), first.base_offset
 
     def find_offset_by_timestamp(
         self, timestamp: int, start_offset: int
@@ -432,11 +555,15 @@ class LogSegment:
         if found is None:
             return 0
         position, _ = found
+        self._batch_starts.clear()
         removed = self.size - position
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
         os.ftruncate(self._fd, position)
         self.size = position
+        # ftruncate freed every block past the new end, reserved ones included.
+        if self._reserved_end < _NO_RESERVE:
+            self._reserved_end = position
         # Re-derive the timestamp bookkeeping from what survives: the time index up
         # to its last entry, then the few batches after the last offset-index entry.
         self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far = (

@@ -27,15 +27,20 @@ timestamp and CRC.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from crc32c import crc32c as _crc32c
 
 from storage.config import LONG_MAX, LogConfig
 from storage.errors import StorageError
 from wire.errors import ErrorCode
 from wire.records import (
+    ATTRIBUTES_OFFSET,
     BATCH_HEADER_SIZE,
-    COMPRESSION_NONE,
+    LOG_OVERHEAD,
+    MAGIC_OFFSET,
     NO_TIMESTAMP,
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
@@ -52,8 +57,14 @@ from wire.records import (
     set_log_append_time,
     set_max_timestamp,
     set_partition_leader_epoch,
-    verify_crc,
 )
+
+# The v2 batch header (Kafka's DefaultRecordBatch layout), read in one call.
+_BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")
+_MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD
+_COMPRESSION_BITS = 0x07
+_LOG_APPEND_TIME_FLAG = 0x08
+_CONTROL_FLAG = 0x20
 
 
 @dataclass
@@ -101,54 +112,113 @@ def split_batches(
     return batches
 
 
-def _read_uvarint(data: memoryview, pos: int, end: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
+def _bad_structure() -> InvalidRecordError:
+    return InvalidRecordError("Found invalid record structure")
+
+
+def _long_prefix(data: memoryview, p: int, end: int) -> tuple[int, int]:
+    """Raw (still zigzag) value and byte count of a length varint of 3 to 5 bytes."""
+    raw = (data[p] & 0x7F) | ((data[p + 1] & 0x7F) << 7)
+    k = 2
+    shift = 14
     while True:
-        if pos >= end or shift > 28:
-            raise InvalidRecordError("Found invalid record structure")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
+        if p + k >= end or shift > 28:
+            raise _bad_structure()
+        b = data[p + k]
+        k += 1
+        raw |= (b & 0x7F) << shift
         if b < 0x80:
-            return (result >> 1) ^ -(result & 1), pos
+            return raw, k
         shift += 7
+
+
+# A run of equal-length records is looked for once this many records in a row had
+# the same length, so batches of mixed sizes keep the plain per-record step.
+_RUN_AFTER = 3
+_FIRST_WINDOW = 64
+# Up to this record size a run window is copied out whole before slicing (measured
+# cheaper than a strided gather through the memoryview).
+_COPY_STRIDE = 256
 
 
 def walk_uncompressed(view: memoryview, pos: int, header: RecordBatchHeader) -> None:
     """Check that the record length prefixes of an uncompressed batch tile it exactly.
 
-    This runs on every uncompressed produce, so it is written for speed: lengths
-    are zigzag varints, and a positive length is an even, non-zero raw value, so
-    one- and two-byte prefixes (records under 8 KiB) are checked inline. ``p`` only
-    grows, so overshooting the batch shows in the final position check.
+    Runs on every uncompressed produce, so per-record Python work is avoided where
+    it can be: producers batch records of equal size, and equal-size records carry
+    identical length prefixes at a fixed stride. Once a few records in a row had
+    the same length, the walk gathers the prefix bytes of the following records
+    with one strided slice per prefix byte and counts how many match (``lstrip``)
+    at C speed, in windows that grow fourfold while they keep matching. A record of
+    another size ends the run and is decoded on its own. Lengths are zigzag
+    varints: a positive length is an even, non-zero raw value. ``p`` only grows,
+    so any record overshooting the batch shows in the final position check.
     """
     p = pos + BATCH_HEADER_SIZE
     end = pos + header.size
+    remaining = header.records_count
     data = view
+    prev_stride = -1
+    streak = 0
     try:
-        for _ in range(header.records_count):
+        while remaining > 0:
             b = data[p]
             if b < 0x80:
-                if b & 1 or not b:
-                    raise InvalidRecordError("Found invalid record structure")
-                p += 1 + (b >> 1)
+                raw = b
+                k = 1
+            else:
+                b2 = data[p + 1]
+                if b2 < 0x80:
+                    raw = (b & 0x7F) | (b2 << 7)
+                    k = 2
+                else:
+                    raw, k = _long_prefix(data, p, end)
+            if raw & 1 or not raw:
+                raise _bad_structure()
+            stride = k + (raw >> 1)
+            p += stride
+            remaining -= 1
+            if stride != prev_stride:
+                prev_stride = stride
+                streak = 0
                 continue
-            b2 = data[p + 1]
-            if b2 < 0x80:
-                raw = (b & 0x7F) | (b2 << 7)
-                if raw & 1 or not raw:
-                    raise InvalidRecordError("Found invalid record structure")
-                p += 2 + (raw >> 1)
+            streak += 1
+            if streak < _RUN_AFTER or remaining < 2:
                 continue
-            length, p = _read_uvarint(data, p, end)
-            if length <= 0:
-                raise InvalidRecordError("Found invalid record structure")
-            p += length
-            if p > end:
-                break
+            streak = 0
+            first = p - stride  # the record whose prefix the run repeats
+            window = _FIRST_WINDOW
+            while remaining:
+                n = (end - p) // stride
+                if n > remaining:
+                    n = remaining
+                if n > window:
+                    n = window
+                if n <= 0:
+                    break
+                stop = p + n * stride
+                matched = n
+                if stride <= _COPY_STRIDE:
+                    # Small records: one contiguous copy, then C-level strided slices
+                    # of bytes, beats gathering through the memoryview.
+                    chunk = data[p:stop].tobytes()
+                    for i in range(k):
+                        same = n - len(chunk[i::stride].lstrip(data[first + i : first + i + 1]))
+                        if same < matched:
+                            matched = same
+                else:
+                    for i in range(k):
+                        sample = data[p + i : stop : stride].tobytes()
+                        same = n - len(sample.lstrip(data[first + i : first + i + 1]))
+                        if same < matched:
+                            matched = same
+                p += matched * stride
+                remaining -= matched
+                if matched < n:
+                    break
+                window *= 4
     except IndexError:
-        raise InvalidRecordError("Found invalid record structure") from None
+        raise _bad_structure() from None
     if p != end:
         raise InvalidRecordError("Incorrect declared batch size, records still remaining in file")
 
@@ -187,14 +257,59 @@ def _recompress(
     return memoryview(bytearray(rebuilt))
 
 
+class _Policy:
+    """What a topic's config asks of each produced batch, derived once per config.
+
+    ``LogConfig`` exposes ``compact`` and ``log_append_time`` as properties that
+    parse strings; the produce path asks for them on every batch.
+    """
+
+    __slots__ = (
+        "compact",
+        "log_append_time",
+        "before_max_ms",
+        "after_max_ms",
+        "max_message_bytes",
+        "target_codec",
+        "always_records",
+    )
+
+    def __init__(self, config: LogConfig) -> None:
+        self.compact = config.compact
+        self.log_append_time = config.log_append_time
+        self.before_max_ms = config.message_timestamp_before_max_ms
+        self.after_max_ms = config.message_timestamp_after_max_ms
+        self.max_message_bytes = config.max_message_bytes
+        self.target_codec = TARGET_CODECS.get(config.compression_type)
+        # Compacted topics need every key; a finite lower timestamp bound needs every
+        # record's timestamp (LogAppendTime topics ignore the bounds).
+        self.always_records = self.compact or (
+            not self.log_append_time and self.before_max_ms < LONG_MAX
+        )
+
+
+# Keyed by id(); the config is kept alongside so a reused id cannot match a new object.
+_policies: dict[int, tuple[LogConfig, _Policy]] = {}
+
+
+def _policy(config: LogConfig) -> _Policy:
+    entry = _policies.get(id(config))
+    if entry is not None and entry[0] is config:
+        return entry[1]
+    if len(_policies) > 4096:
+        _policies.clear()
+    policy = _Policy(config)
+    _policies[id(config)] = (config, policy)
+    return policy
+
+
 def _needs_records(header: RecordBatchHeader, config: LogConfig, now_ms: int) -> bool:
-    if config.compact:
+    policy = _policy(config)
+    if policy.always_records:
         return True
-    if config.log_append_time:
+    if policy.log_append_time:
         return False
-    if config.message_timestamp_before_max_ms < LONG_MAX:
-        return True
-    after = config.message_timestamp_after_max_ms
+    after = policy.after_max_ms
     return (
         after < LONG_MAX
         and header.max_timestamp != NO_TIMESTAMP
@@ -258,6 +373,18 @@ def _validate_records(
     return max_ts
 
 
+def _single_batch(view: memoryview) -> RecordBatchHeader | None:
+    """The header when ``view`` is exactly one well-formed magic-2 batch, else None
+    (``split_batches`` then finds the error with Kafka's code and wording)."""
+    if view.nbytes < BATCH_HEADER_SIZE or view[MAGIC_OFFSET] != 2:
+        return None
+    fields = _BATCH_HEADER.unpack_from(view)
+    length = fields[1]
+    if length + LOG_OVERHEAD != view.nbytes or length < _MIN_BATCH_LENGTH:
+        return None
+    return RecordBatchHeader(*fields)
+
+
 def validate_and_assign_offsets(
     records: memoryview | bytes | bytearray,
     *,
@@ -272,129 +399,153 @@ def validate_and_assign_offsets(
 
     Returns the buffer now patched (a copy if ``records`` was read-only, a rebuilt
     batch if the topic's ``compression.type`` names another codec) and the result.
-    ``check_producer`` runs on each batch after validation and before offsets are
+    ``check_producer`` runs on the batch after validation and before offsets are
     assigned (producer-state checks; it may raise ``DuplicateBatchError``).
     """
     view = writable(records)
-    if view.nbytes == 0:
-        raise StorageError(
-            ErrorCode.INVALID_RECORD,
-            "Produce requests must have at least one record batch per partition",
-        )
-    batches = split_batches(view)
-    if len(batches) != 1:
-        raise StorageError(
-            ErrorCode.INVALID_RECORD,
-            "Produce requests are only allowed to contain exactly one record batch per partition",
-        )
-    client = origin == "client"
-    offset = next_offset
-    out: list[tuple[int, RecordBatchHeader]] = []
-    max_timestamp = NO_TIMESTAMP
-    offset_of_max = -1
-    num_messages = 0
-    for pos, header in batches:
-        if client and header.base_offset != 0:
+    header = _single_batch(view)
+    if header is None:
+        if view.nbytes == 0:
             raise StorageError(
                 ErrorCode.INVALID_RECORD,
-                f"The baseOffset of the record batch in the append should be 0, but it is {header.base_offset}",
+                "Produce requests must have at least one record batch per partition",
             )
-        if header.size > config.max_message_bytes:
+        batches = split_batches(view)
+        if len(batches) != 1:
             raise StorageError(
-                ErrorCode.MESSAGE_TOO_LARGE,
-                f"The record batch size in the append is {header.size} bytes which exceeds the maximum "
-                f"configured value of {config.max_message_bytes}.",
+                ErrorCode.INVALID_RECORD,
+                "Produce requests are only allowed to contain exactly one record batch per partition",
             )
-        if not verify_crc(view, pos, header):
+        header = batches[0][1]
+    policy = _policy(config)
+    client = origin == "client"
+    size = header.batch_length + LOG_OVERHEAD
+    attributes = header.attributes
+    if client and header.base_offset != 0:
+        raise StorageError(
+            ErrorCode.INVALID_RECORD,
+            f"The baseOffset of the record batch in the append should be 0, but it is {header.base_offset}",
+        )
+    if size > policy.max_message_bytes:
+        raise StorageError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"The record batch size in the append is {size} bytes which exceeds the maximum "
+            f"configured value of {policy.max_message_bytes}.",
+        )
+    if _crc32c(view[ATTRIBUTES_OFFSET:size]) != header.crc:
+        raise StorageError(
+            ErrorCode.CORRUPT_MESSAGE, f"Record is corrupt (stored crc = {header.crc})"
+        )
+    last_offset_delta = header.last_offset_delta
+    records_count = header.records_count
+    if client:
+        if last_offset_delta < 0:
             raise StorageError(
-                ErrorCode.CORRUPT_MESSAGE, f"Record is corrupt (stored crc = {header.crc})"
+                ErrorCode.INVALID_RECORD,
+                f"Batch has an invalid offset range: [{header.base_offset}, {header.last_offset}]",
             )
-        if client:
-            if header.last_offset_delta < 0:
-                raise StorageError(
-                    ErrorCode.INVALID_RECORD,
-                    f"Batch has an invalid offset range: [{header.base_offset}, {header.last_offset}]",
-                )
-            if header.records_count <= 0:
-                raise StorageError(
-                    ErrorCode.INVALID_RECORD,
-                    f"Invalid reported count for record batch: {header.records_count}",
-                )
-            if header.last_offset_delta + 1 != header.records_count:
-                raise StorageError(
-                    ErrorCode.INVALID_RECORD,
-                    f"Inconsistent batch offset range [{header.base_offset}, {header.last_offset}] and count "
-                    f"of records {header.records_count}",
-                )
-            if header.is_control:
-                raise StorageError(
-                    ErrorCode.INVALID_RECORD, "Clients are not allowed to write control records"
-                )
-            if header.producer_id >= 0 and header.base_sequence < 0:
-                raise StorageError(
-                    ErrorCode.INVALID_RECORD,
-                    f"Invalid sequence number {header.base_sequence} in record batch with producerId {header.producer_id}",
-                )
-        computed_max: int | None = None
-        if _needs_records(header, config, now_ms):
-            computed_max = _validate_records(view, pos, header, config, now_ms)
-        else:
-            if header.compression == COMPRESSION_NONE:
-                try:
-                    walk_uncompressed(view, pos, header)
-                except InvalidRecordError as e:
-                    raise StorageError(ErrorCode.INVALID_RECORD, str(e)) from None
-            # Kafka rejects a producer-set LogAppendTime when the record timestamp is
-            # not checked against CreateTime bounds (every record of the batch).
-            if header.timestamp_type == TIMESTAMP_LOG_APPEND_TIME and (
-                config.log_append_time or header.max_timestamp == NO_TIMESTAMP
-            ):
-                raise StorageError(
-                    ErrorCode.INVALID_TIMESTAMP,
-                    "One or more records have been rejected due to invalid timestamp",
-                    [
-                        (
-                            i,
-                            "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.",
-                        )
-                        for i in range(max(header.records_count, 1))
-                    ],
-                )
-        if check_producer is not None:
-            check_producer(header)
-
-        target = TARGET_CODECS.get(config.compression_type)
-        if target is not None and target != header.compression and not header.is_control:
-            view = _recompress(view, pos, header, target, config)
-            pos = 0
-            header = parse_header(view)
-            computed_max = None
-
-        set_base_offset(view, pos, offset)
-        set_partition_leader_epoch(view, pos, leader_epoch)
-        if config.log_append_time:
-            set_log_append_time(view, pos, now_ms)
-        elif computed_max is not None and (
-            computed_max != header.max_timestamp or header.timestamp_type != TIMESTAMP_CREATE_TIME
+        if records_count <= 0:
+            raise StorageError(
+                ErrorCode.INVALID_RECORD,
+                f"Invalid reported count for record batch: {records_count}",
+            )
+        if last_offset_delta + 1 != records_count:
+            raise StorageError(
+                ErrorCode.INVALID_RECORD,
+                f"Inconsistent batch offset range [{header.base_offset}, {header.last_offset}] and count "
+                f"of records {records_count}",
+            )
+        if attributes & _CONTROL_FLAG:
+            raise StorageError(
+                ErrorCode.INVALID_RECORD, "Clients are not allowed to write control records"
+            )
+        if header.producer_id >= 0 and header.base_sequence < 0:
+            raise StorageError(
+                ErrorCode.INVALID_RECORD,
+                f"Invalid sequence number {header.base_sequence} in record batch with producerId {header.producer_id}",
+            )
+    log_append_time = policy.log_append_time
+    computed_max: int | None = None
+    if _needs_records(header, config, now_ms):
+        computed_max = _validate_records(view, 0, header, config, now_ms)
+    else:
+        if not attributes & _COMPRESSION_BITS:
+            try:
+                walk_uncompressed(view, 0, header)
+            except InvalidRecordError as e:
+                raise StorageError(ErrorCode.INVALID_RECORD, str(e)) from None
+        # Kafka rejects a producer-set LogAppendTime when the record timestamp is
+        # not checked against CreateTime bounds (every record of the batch).
+        if attributes & _LOG_APPEND_TIME_FLAG and (
+            log_append_time or header.max_timestamp == NO_TIMESTAMP
         ):
-            set_max_timestamp(view, pos, TIMESTAMP_CREATE_TIME, computed_max)
-        patched = parse_header(view, pos)
-        out.append((pos, patched))
-        if patched.max_timestamp > max_timestamp:
-            max_timestamp = patched.max_timestamp
-            offset_of_max = patched.last_offset
-        num_messages += patched.records_count
-        offset = patched.next_offset
-    last_offset = offset - 1
-    if config.log_append_time:
+            raise StorageError(
+                ErrorCode.INVALID_TIMESTAMP,
+                "One or more records have been rejected due to invalid timestamp",
+                [
+                    (
+                        i,
+                        "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.",
+                    )
+                    for i in range(max(records_count, 1))
+                ],
+            )
+    if check_producer is not None:
+        check_producer(header)
+
+    target = policy.target_codec
+    if (
+        target is not None
+        and target != attributes & _COMPRESSION_BITS
+        and not attributes & _CONTROL_FLAG
+    ):
+        view = _recompress(view, 0, header, target, config)
+        header = parse_header(view)
+        computed_max = None
+
+    set_base_offset(view, 0, next_offset)
+    set_partition_leader_epoch(view, 0, leader_epoch)
+    if log_append_time:
+        set_log_append_time(view, 0, now_ms)
+        patched = parse_header(view)
+    elif computed_max is not None and (
+        computed_max != header.max_timestamp or header.timestamp_type != TIMESTAMP_CREATE_TIME
+    ):
+        set_max_timestamp(view, 0, TIMESTAMP_CREATE_TIME, computed_max)
+        patched = parse_header(view)
+    else:
+        # Only the two fields outside the CRC changed: no need to parse the header again.
+        patched = RecordBatchHeader(
+            next_offset,
+            header.batch_length,
+            leader_epoch,
+            header.magic,
+            header.crc,
+            header.attributes,
+            header.last_offset_delta,
+            header.base_timestamp,
+            header.max_timestamp,
+            header.producer_id,
+            header.producer_epoch,
+            header.base_sequence,
+            header.records_count,
+        )
+    last_offset = next_offset + patched.last_offset_delta
+    if log_append_time:
         max_timestamp = now_ms
         offset_of_max = last_offset
+    elif patched.max_timestamp > NO_TIMESTAMP:
+        max_timestamp = patched.max_timestamp
+        offset_of_max = last_offset
+    else:
+        max_timestamp = NO_TIMESTAMP
+        offset_of_max = -1
     return view, ValidationResult(
-        batches=out,
+        batches=[(0, patched)],
         first_offset=next_offset,
         last_offset=last_offset,
         max_timestamp=max_timestamp,
         offset_of_max_timestamp=offset_of_max,
-        log_append_time=now_ms if config.log_append_time else -1,
-        num_messages=num_messages,
+        log_append_time=now_ms if log_append_time else -1,
+        num_messages=patched.records_count,
     )

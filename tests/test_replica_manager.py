@@ -392,3 +392,23 @@ async def test_read_committed_stops_at_open_transactions_and_lists_aborts(broker
     assert part.last_stable_offset == 3
     committed = rm.read_all([req("tx")], replica_id=-1, max_bytes=1 << 20, isolation_level=1)[0]
     assert [(a.producer_id, a.first_offset) for a in committed.aborted_transactions] == [(900, 1)]
+
+
+async def test_small_reads_come_as_bytes_large_ones_as_file_slices(broker: Broker) -> None:
+    from kpybroker.replica_manager import INLINE_READ_BYTES
+    from wire.buffers import FileSlice, join
+
+    await make_topic(broker, "t", partitions=2)
+    rm = broker.replica_manager
+    small = batch(b"s" * 100)
+    large = batch(b"L" * (INLINE_READ_BYTES + 1))
+    appended = await rm.append_records(
+        {("t", 0): small, ("t", 1): large}, required_acks=1, timeout_ms=10
+    )
+    assert all(r.error_code == 0 for r in appended.values())
+    got = await rm.fetch([req("t", 0), req("t", 1)], max_wait_ms=0, min_bytes=1, max_bytes=1 << 20)
+    assert [type(r.records[0]) for r in got] == [bytes, FileSlice]
+    # Same bytes either way: the batch as stored (offsets assigned), whole.
+    stored = [join(rm.get_partition("t", p).log.read(0, max_bytes=1 << 20).records) for p in (0, 1)]
+    assert [join(r.records) for r in got] == stored
+    assert [r.size for r in got] == [len(small), len(large)]

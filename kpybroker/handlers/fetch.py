@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpybroker.dispatch import handler
-from kpybroker.fetch_session import PartitionKey, partition_key
+from kpybroker.fetch_session import ZERO_UUID, PartitionKey, partition_key
 from kpybroker.replica_manager import FetchPartitionRequest, FetchPartitionResult, _broker_setting
 from wire.api_keys import ApiKey
 from wire.errors import ErrorCode
@@ -52,16 +52,18 @@ async def handle(ctx: Any, header: Any, request: FetchRequest) -> FetchResponse:
             topic_id = topic.topic_id
         else:
             name, topic_id = topic.topic, None
+        # The session key's topic part, once per topic (hashing a UUID is Python code).
+        topic_key = partition_key(name, topic_id, 0)[0]
         for p in topic.partitions:
-            fetch_data[partition_key(name, topic_id, p.partition)] = FetchPartitionRequest(
-                topic=name,
-                partition=p.partition,
-                fetch_offset=p.fetch_offset,
-                partition_max_bytes=p.partition_max_bytes,
-                current_leader_epoch=p.current_leader_epoch,
-                last_fetched_epoch=p.last_fetched_epoch if version >= 12 else -1,
-                log_start_offset=p.log_start_offset,
-                topic_id=topic_id,
+            fetch_data[(topic_key, p.partition)] = FetchPartitionRequest(
+                name,
+                p.partition,
+                p.fetch_offset,
+                p.partition_max_bytes,
+                p.current_leader_epoch,
+                p.last_fetched_epoch if version >= 12 else -1,
+                p.log_start_offset,
+                topic_id,
             )
     to_forget: list[PartitionKey] = []
     for forgotten in request.forgotten_topics_data:
@@ -81,18 +83,23 @@ async def handle(ctx: Any, header: Any, request: FetchRequest) -> FetchResponse:
     )
 
     partitions = context.partitions()
-    results: dict[PartitionKey, FetchPartitionResult] = {}
-    readable: list[tuple[PartitionKey, FetchPartitionRequest]] = []
-    for key, req in partitions:
+    # Answers by position in ``partitions``; the readable ones are filled in after the read.
+    results: list[FetchPartitionResult | None] = []
+    readable: list[FetchPartitionRequest] = []
+    readable_at: list[int] = []
+    get_partition = replica_manager.get_partition
+    for _key, req in partitions:
         if req.topic is None and req.topic_id is not None:
             # A topic created after the session learned its id gets its name now.
             req.topic = replica_manager.topic_name(req.topic_id)
         if req.topic is None:
-            results[key] = FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_ID)
-        elif replica_manager.get_partition(req.topic, req.partition) is None:
-            results[key] = FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            results.append(FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_ID))
+        elif get_partition(req.topic, req.partition) is None:
+            results.append(FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
         else:
-            readable.append((key, req))
+            readable_at.append(len(results))
+            readable.append(req)
+            results.append(None)
 
     if readable:
         if is_follower:
@@ -109,17 +116,19 @@ async def handle(ctx: Any, header: Any, request: FetchRequest) -> FetchResponse:
             )
         max_bytes = min(request.max_bytes, broker_max)
         read = await replica_manager.fetch(
-            [req for _, req in readable],
+            readable,
             replica_id=replica_id,
             max_wait_ms=request.max_wait_ms,
             min_bytes=min(request.min_bytes, max_bytes),
             max_bytes=max_bytes,
             isolation_level=request.isolation_level,
         )
-        for (key, _), result in zip(readable, read, strict=True):
-            results[key] = result
+        for i, result in zip(readable_at, read, strict=True):
+            results[i] = result
 
-    answer = context.answer([(key, req, results[key]) for key, req in partitions])
+    answer = context.answer(
+        [(key, req, result) for (key, req), result in zip(partitions, results, strict=True)]
+    )
     response = build_response(version, answer.error_code, answer.session_id, answer.partitions)
     if version >= 16:
         add_leader_hints(ctx, response)
@@ -178,9 +187,7 @@ def build_response(
         if current is None or topic_key != current_key:
             current = FetchResponse.FetchableTopicResponse(
                 topic=req.topic or "",
-                topic_id=req.topic_id
-                if req.topic_id is not None
-                else FetchResponse.FetchableTopicResponse().topic_id,
+                topic_id=req.topic_id if req.topic_id is not None else ZERO_UUID,
                 partitions=[],
             )
             current_key = topic_key
@@ -200,7 +207,8 @@ def build_response(
                 for a in result.aborted_transactions
             ],
             preferred_read_replica=result.preferred_read_replica,
-            records=list(result.records) if result.records else b"",
+            # Storage hands each read a list of its own: no copy needed.
+            records=result.records if result.records else b"",
         )
         if result.diverging_epoch is not None:
             data.diverging_epoch = FetchResponse.EpochEndOffset(

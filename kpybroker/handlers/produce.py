@@ -168,8 +168,9 @@ def has_transactional_records(request: ProduceRequest) -> bool:
     for topic in request.topic_data:
         for pdata in topic.partition_data:
             records = pdata.records
+            # The flag is in the low byte of the big-endian int16 attributes.
             if records is not None and len(records) > _ATTRIBUTES_OFFSET + 1:
-                if struct.unpack_from(">h", records, _ATTRIBUTES_OFFSET)[0] & 0x10:
+                if records[_ATTRIBUTES_OFFSET + 1] & 0x10:
                     return True
     return False
 

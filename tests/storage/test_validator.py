@@ -69,3 +69,74 @@ def test_mangled_length_is_invalid_record() -> None:
             data, config=LogConfig(), next_offset=0, leader_epoch=0, now_ms=5, origin="client"
         )
     assert e.value.error_code == ErrorCode.INVALID_RECORD
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.integers(0, 300), st.integers(1, 400)), min_size=1, max_size=4),
+    flips=st.lists(st.tuples(st.integers(61, 200_000), st.integers(1, 255)), max_size=2),
+    count_delta=st.sampled_from([0, 0, 0, 1, -1, -5]),
+)
+def test_walk_over_runs_of_equal_records_matches_reference(runs, flips, count_delta) -> None:
+    # Long runs of equal-size records take the strided fast path; flipped bytes land
+    # inside a run as often as not, and must be caught exactly as the plain walk does.
+    sizes = [n for n, repeat in runs for _ in range(repeat)]
+    data = bytearray(build_batch([SimpleRecord(None, b"v" * n, timestamp=5) for n in sizes]))
+    for where, xor in flips:
+        data[max(61, where % len(data))] ^= xor
+    count = max(0, len(sizes) + count_delta)
+    struct.pack_into(">i", data, 57, count)
+    header = parse_header(data)
+    expected = _tiles(bytes(data), count)
+    try:
+        walk_uncompressed(memoryview(data), 0, header)
+        got = True
+    except InvalidRecordError:
+        got = False
+    assert got == expected
+
+
+@pytest.mark.parametrize("value_size", [10, 100, 1000, 20_000])
+def test_walk_detects_a_record_of_another_size_deep_in_a_run(value_size) -> None:
+    records = [SimpleRecord(None, b"x" * value_size, timestamp=5)] * 300
+    good = bytearray(build_batch(records))
+    walk_uncompressed(memoryview(good), 0, parse_header(good))
+    # Shorten record 217 by one byte and lengthen record 218 by one: the batch size
+    # and count still agree, only the record boundaries do not.
+    odd = list(records)
+    odd[217] = SimpleRecord(None, b"x" * (value_size - 1), timestamp=5)
+    odd[218] = SimpleRecord(None, b"x" * (value_size + 1), timestamp=5)
+    shifted = bytearray(build_batch(odd))
+    assert len(shifted) == len(good)
+    walk_uncompressed(memoryview(shifted), 0, parse_header(shifted))  # still tiles
+    # Now corrupt one length prefix in the middle of the run.
+    pos = 61
+    for _ in range(150):
+        b = shifted[pos]
+        raw, k = b & 0x7F, 1
+        while b & 0x80:
+            b = shifted[pos + k]
+            raw |= (b & 0x7F) << (7 * k)
+            k += 1
+        pos += k + (raw >> 1)
+    shifted[pos] ^= 0x02  # +-1 in the zigzag length
+    with pytest.raises(InvalidRecordError):
+        walk_uncompressed(memoryview(shifted), 0, parse_header(shifted))
+
+
+@pytest.mark.parametrize("record_index", [5, 70, 700, 1999])
+@pytest.mark.parametrize("value_size", [150, 1000])
+def test_walk_checks_every_prefix_byte_of_long_runs(value_size, record_index) -> None:
+    # Two-byte length prefixes: change only the second byte of one record's prefix
+    # (its length grows by 64). The batch keeps its size and count; only that prefix
+    # is wrong, and a walk that compared first bytes only would tile the batch.
+    records = [SimpleRecord(None, b"x" * value_size, timestamp=5)] * 2000
+    data = bytearray(build_batch(records))
+    pos = 61
+    for _ in range(record_index):
+        raw = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+        pos += 2 + (raw >> 1)
+    assert data[pos] & 0x80 and not data[pos + 1] & 0x80
+    data[pos + 1] += 1  # raw value +128: length +64
+    with pytest.raises(InvalidRecordError):
+        walk_uncompressed(memoryview(data), 0, parse_header(data))
