@@ -43,7 +43,9 @@ def test_compacted_topic_keeps_latest_value_per_key(start_broker: Any) -> None:
         topic,
         1,
         1,
-        {"cleanup.policy": "compact", "segment.bytes": "8192", "min.cleanable.dirty.ratio": "0.01"},
+        # Held back while producing, so that the size before cleaning is really measured.
+        {"cleanup.policy": "compact", "segment.bytes": "8192", "min.cleanable.dirty.ratio": "0.01",
+         "min.compaction.lag.ms": "3600000"},
     )
     written: dict[int, tuple[bytes, bytes]] = {}
 
@@ -65,6 +67,12 @@ def test_compacted_topic_keeps_latest_value_per_key(start_broker: Any) -> None:
     size_before = sum(p.stat().st_size for p in Path(log.dir).glob("*.log"))
     active_base = broker.run_sync(lambda: log.active_segment.base_offset)
     assert active_base > 1000  # many segments to clean
+    assert _checkpoint(broker, topic, 0) in (None, 0)  # nothing cleaned yet
+    broker.call(
+        broker.broker.alter_topic_config,
+        topic,
+        {"cleanup.policy": "compact", "segment.bytes": "8192", "min.cleanable.dirty.ratio": "0.01"},
+    )
     # The cleaner catches up with everything below the active segment.
     _wait_for(lambda: _checkpoint(broker, topic, 0) == active_base)
     checkpoint = active_base
