@@ -11,6 +11,15 @@ Two stages:
 2. From that schema data, emit one Python module per API with straight-line
    per-version decode and encode functions (no interpreter at run time).
 
+The emitted code is shaped by measurement (``bench/wire_bench.py``): adjacent
+fixed-size fields, UUIDs included, share one ``Struct`` call, which on decode
+also reads the byte after the run (a compact length or the tag count) and on
+encode also writes the zero tag count when there are no tags; primitive arrays
+and short strings use prebuilt packers and unpackers from ``wire._codec``;
+strings and UUIDs are encoded from small bounded caches; tagged fields at their
+defaults cost one test each and no list. Every length and count is still
+checked against the bytes present before anything is allocated.
+
 Output is deterministic so that ``make check-generated`` can diff it.
 """
 
@@ -244,7 +253,10 @@ PRIMS = {
     "float64": ("d", 8, "0.0"),
     "bool": ("?", 1, "False"),
 }
-FMT_ID = {"b": "b", "h": "h", "i": "i", "q": "q", "H": "H", "I": "I", "d": "d", "?": "o"}
+FMT_ID = {"b": "b", "h": "h", "i": "i", "q": "q", "H": "H", "I": "I", "d": "d", "?": "o", "Q": "Q", "x": "x", "B": "B"}
+# a uuid read as two unsigned 64-bit halves, so that it joins the fixed-size
+# run around it in one unpack
+UUID_FMT = "QQ"
 
 
 @dataclass
@@ -457,17 +469,36 @@ class VersionGen:
         present_attrs = set()
         fixed_run: list[FieldSpec] = []
 
-        def flush() -> None:
+        def flush(next_byte: str | None = None) -> None:
+            """Unpack the fixed-size run; ``next_byte`` names a local that also
+            receives the byte after it (a compact length or the tag count), read
+            in the same call, with ``pos`` left on that byte."""
             if not fixed_run:
                 return
-            fmt = "".join(PRIMS[f.type][0] for f in fixed_run)
-            size = sum(PRIMS[f.type][1] for f in fixed_run)
+            fmt = "".join(UUID_FMT if f.type == "uuid" else PRIMS[f.type][0] for f in fixed_run)
+            size = sum(16 if f.type == "uuid" else PRIMS[f.type][1] for f in fixed_run)
+            if next_byte is not None:
+                fmt += "B"
             sobj = self.mg.struct_obj(fmt)
-            targets = ", ".join(f"{ov}.{f.attr}" for f in fixed_run)
-            if len(fixed_run) == 1:
+            names = []
+            uuids = []
+            for j, f in enumerate(fixed_run):
+                if f.type == "uuid":
+                    hi, lo = f"h{d}_{j}", f"l{d}_{j}"
+                    names += [hi, lo]
+                    uuids.append((f, hi, lo))
+                else:
+                    names.append(f"{ov}.{f.attr}")
+            if next_byte is not None:
+                names.append(next_byte)
+            targets = ", ".join(names)
+            if len(names) == 1:
                 targets += ","
             w(f"{ind}{targets} = {sobj.replace('_S_', '_U_', 1)}(buf, pos)")
             w(f"{ind}pos += {size}")
+            for f, hi, lo in uuids:
+                # most ids on the wire are the zero "no id", which is shared
+                w(f"{ind}{ov}.{f.attr} = _uuid_from_int(({hi} << 64) | {lo}) if {hi} or {lo} else _ZERO_UUID")
             fixed_run.clear()
 
         tagged: list[FieldSpec] = []
@@ -478,18 +509,20 @@ class VersionGen:
                 tagged.append(fs)
                 continue
             present_attrs.add(fs.attr)
-            if not fs.is_array and fs.type in PRIMS:
+            if not fs.is_array and (fs.type in PRIMS or fs.type == "uuid"):
                 fixed_run.append(fs)
                 continue
-            flush()
-            L.extend(self.dec_value(fs, f"{ov}.{fs.attr}", ind, d))
-        flush()
+            have_len = bool(fixed_run) and self.starts_with_compact_len(fs)
+            flush("n" if have_len else None)
+            L.extend(self.dec_value(fs, f"{ov}.{fs.attr}", ind, d, have_len))
+        tag_count = "n" if self.msg_flex and fixed_run else None
+        flush(tag_count)
         # every slot must be set: defaults for the fields this version lacks
         for attr, fs in cm.fields.items():
             if attr not in present_attrs:
                 w(f"{ind}{ov}.{attr} = {self.msg.default_expr(fs)}")
         if self.msg_flex:
-            w(f"{ind}if buf[pos] == 0:")
+            w(f"{ind}if {tag_count or 'buf[pos]'} == 0:")
             w(f"{ind}    pos += 1")
             w(f"{ind}    {ov}.unknown_tagged_fields = None")
             w(f"{ind}else:")
@@ -543,7 +576,13 @@ class VersionGen:
             f"{ind}n -= 1",
         ]
 
-    def dec_value(self, fs: FieldSpec, target: str, ind: str, d: int) -> list[str]:
+    def starts_with_compact_len(self, fs: FieldSpec) -> bool:
+        """Whether ``fs`` (not tagged) begins with a compact length or count."""
+        return self.flex_of(fs) and (fs.is_array or fs.type in ("string", "bytes", "records"))
+
+    def dec_value(self, fs: FieldSpec, target: str, ind: str, d: int, have_len: bool = False) -> list[str]:
+        """Decode one field into ``target``; ``have_len``: the first byte of its
+        compact length is already in ``n`` (``pos`` still on it)."""
         L: list[str] = []
         w = L.append
         compact = self.flex_of(fs)
@@ -551,7 +590,7 @@ class VersionGen:
         t = fs.type
         if fs.is_array:
             if compact:
-                L += self.dec_compact_len(ind)
+                L += self.dec_compact_len(ind)[1 if have_len else 0 :]
             else:
                 w(f"{ind}n, = {self.mg.unpacker('i')}(buf, pos)")
                 w(f"{ind}pos += 4")
@@ -567,7 +606,11 @@ class VersionGen:
             e = fs.elem
             if e in PRIMS:
                 code, size, _ = PRIMS[e]
-                w(f"{i2}{target} = list(_A_{FMT_ID[code]}[n].unpack_from(buf, pos))")
+                fid = FMT_ID[code]
+                w(f"{i2}if n < _ARRAY_FAST:")
+                w(f"{i2}    {target} = list(_UA_{fid}[n](buf, pos))")
+                w(f"{i2}else:")
+                w(f"{i2}    {target} = list(_A_{fid}[n].unpack_from(buf, pos))")
                 w(f"{i2}pos += {size} * n")
                 self.mg.arrays.add(FMT_ID[code])
                 return L
@@ -603,17 +646,13 @@ class VersionGen:
             w(f"{ind}pos += {size}")
             return L
         if t == "uuid":
-            w(f"{ind}e = pos + 16")
-            w(f"{ind}if e > end:")
-            w(f"{ind}    raise _short('uuid {fs.name}')")
-            # inline zero test: most uuids on the wire are the zero "no id"
-            w(f"{ind}i = _from_bytes(buf[pos:e], 'big')")
-            w(f"{ind}{target} = _ZERO_UUID if i == 0 else _uuid_from_int(i)")
-            w(f"{ind}pos = e")
+            w(f"{ind}h, l = {self.mg.unpacker(UUID_FMT)}(buf, pos)")
+            w(f"{ind}pos += 16")
+            w(f"{ind}{target} = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID")
             return L
         if t in ("string", "bytes", "records"):
             if compact:
-                L += self.dec_compact_len(ind)
+                L += self.dec_compact_len(ind)[1 if have_len else 0 :]
             elif t == "string":
                 w(f"{ind}n, = {self.mg.unpacker('h')}(buf, pos)")
                 w(f"{ind}pos += 2")
@@ -630,7 +669,12 @@ class VersionGen:
             w(f"{ind}    if e > end:")
             w(f"{ind}        raise _short('{t} {fs.name}')")
             if t == "string":
-                w(f"{ind}    {target} = buf[pos:e].tobytes().decode()")
+                # one prebuilt unpacker per short length: cheaper than slicing the
+                # memoryview and copying the slice out
+                w(f"{ind}    if n < _STR_FAST:")
+                w(f"{ind}        {target} = _US[n](buf, pos)[0].decode()")
+                w(f"{ind}    else:")
+                w(f"{ind}        {target} = buf[pos:e].tobytes().decode()")
             else:
                 w(f"{ind}    {target} = buf[pos:e]")
             w(f"{ind}    pos = e")
@@ -645,14 +689,14 @@ class VersionGen:
         L.append("    return b")
         return self.mg.add_func(f"_e_{cm.pyname}_v{self.v}", L, "o0, b, out")
 
-    def default_check(self, fs: FieldSpec, src: str) -> str:
-        """Expression that is true when a tagged field differs from its default."""
+    def is_default_expr(self, fs: FieldSpec, src: str) -> str:
+        """Expression that is true when a tagged field equals its default (not written)."""
         dflt = self.msg.default_expr(fs)
         if dflt == "None":
-            return f"{src} is not None"
+            return f"{src} is None"
         if fs.struct is not None and not fs.is_array:
-            return f"not {self.is_default_inline(fs.struct, src)}"
-        return f"{src} != {dflt}"
+            return self.is_default_inline(fs.struct, src)
+        return f"{src} == {dflt}"
 
     def is_default_inline(self, st: StructSpec, src: str, depth: int = 0) -> str:
         """An expression true when struct ``src`` equals a default instance.
@@ -681,14 +725,21 @@ class VersionGen:
         w = L.append
         fixed_run: list[FieldSpec] = []
 
+        def pack(run: list[FieldSpec], zero_tags: bool = False) -> str:
+            """One statement writing ``run``; ``zero_tags`` appends the empty
+            tagged-field section (a zero byte, struct's pad ``x``) in the same call."""
+            if not run:
+                return f"{b}.append(0)" if zero_tags else "pass"
+            if len(run) == 1 and run[0].type == "bool" and not zero_tags:
+                return f"{b}.append(1 if {ov}.{run[0].attr} else 0)"
+            fmt = "".join(PRIMS[f.type][0] for f in run) + ("x" if zero_tags else "")
+            args = ", ".join(f"{ov}.{f.attr}" for f in run)
+            return f"{b} += {self.mg.packer(fmt)}({args})"
+
         def flush() -> None:
-            if not fixed_run:
-                return
-            fmt = "".join(PRIMS[f.type][0] for f in fixed_run)
-            sobj = self.mg.struct_obj(fmt)
-            args = ", ".join(f"{ov}.{f.attr}" for f in fixed_run)
-            w(f"{ind}{b} += {sobj.replace('_S_', '_P_', 1)}({args})")
-            fixed_run.clear()
+            if fixed_run:
+                w(f"{ind}{pack(fixed_run)}")
+                fixed_run.clear()
 
         tagged: list[FieldSpec] = []
         for fs in st.fields:
@@ -702,24 +753,42 @@ class VersionGen:
                 continue
             flush()
             L.extend(self.enc_value(fs, f"{ov}.{fs.attr}", ind, d, b, out))
-        flush()
+        if not self.msg_flex:
+            flush()
+        # in flexible versions a fixed-size tail is written together with the
+        # tagged-field section's zero byte when there are no tags to write
+        last = list(fixed_run)
+        fixed_run.clear()
         if self.msg_flex:
+            w(f"{ind}u{d} = {ov}.unknown_tagged_fields")
             if tagged:
-                w(f"{ind}known{d} = []")
-                for fs in sorted(tagged, key=lambda f: f.tag):
-                    w(f"{ind}if {self.default_check(fs, f'{ov}.{fs.attr}')}:")
-                    w(f"{ind}    t{d} = bytearray()")
-                    L.extend(self.enc_value(fs, f"{ov}.{fs.attr}", ind + "    ", d + 1, f"t{d}", "None"))
-                    w(f"{ind}    known{d}.append(({fs.tag}, t{d}))")
-                w(f"{ind}u{d} = {ov}.unknown_tagged_fields")
-                w(f"{ind}if known{d} or u{d}:")
-                w(f"{ind}    _put_tags({b}, known{d}, u{d})")
+                # the usual case, every tagged field at its default, costs one test
+                # per field and no list: a single zero count byte
+                tagged = sorted(tagged, key=lambda f: f.tag)
+                local = [f"x{d}_{j}" for j in range(len(tagged))]
+                for x, fs in zip(local, tagged, strict=True):
+                    w(f"{ind}{x} = {ov}.{fs.attr}")
+                defaults = [self.is_default_expr(fs, x) for x, fs in zip(local, tagged, strict=True)]
+                w(f"{ind}if {' and '.join(defaults)} and not u{d}:")
+                w(f"{ind}    {pack(last, True)}")
+                w(f"{ind}else:")
+                i2 = ind + "    "
+                if last:
+                    w(f"{i2}{pack(last)}")
+                w(f"{i2}known{d} = []")
+                for x, fs, dflt in zip(local, tagged, defaults, strict=True):
+                    w(f"{i2}if not {dflt}:")
+                    w(f"{i2}    t{d} = bytearray()")
+                    L.extend(self.enc_value(fs, x, i2 + "    ", d + 1, f"t{d}", "None"))
+                    w(f"{i2}    known{d}.append(({fs.tag}, t{d}))")
+                w(f"{i2}_put_tags({b}, known{d}, u{d})")
             else:
-                w(f"{ind}u{d} = {ov}.unknown_tagged_fields")
                 w(f"{ind}if u{d}:")
+                if last:
+                    w(f"{ind}    {pack(last)}")
                 w(f"{ind}    _put_tags({b}, (), u{d})")
-            w(f"{ind}else:")
-            w(f"{ind}    {b}.append(0)")
+                w(f"{ind}else:")
+                w(f"{ind}    {pack(last, True)}")
         return L
 
     def enc_len(self, compact: bool, expr: str, ind: str, is_string: bool, b: str) -> list[str]:
@@ -732,6 +801,18 @@ class VersionGen:
                 f"{ind}    {b} += _uvarint(k)",
             ]
         return [f"{ind}{b} += {self.mg.packer('h' if is_string else 'i')}({expr})"]
+
+    def empty_len(self, compact: bool) -> str:
+        """Bytes literal of the length prefix of an empty array."""
+        return "b'\\x01'" if compact else "b'\\x00\\x00\\x00\\x00'"
+
+    def put_len(self, compact: bool, n: str, b: str, small: bool) -> str:
+        """A statement writing array length ``n`` (``small``: n + 1 < 128)."""
+        if not compact:
+            return f"{b} += {self.mg.packer('i')}({n})"
+        if small:
+            return f"{b}.append({n} + 1)"
+        return f"{b} += _uvarint({n} + 1)"
 
     def enc_value(self, fs: FieldSpec, src: str, ind: str, d: int, b: str, out: str) -> list[str]:
         L: list[str] = []
@@ -756,13 +837,25 @@ class VersionGen:
             else:
                 # Kafka refuses to write null here too; a TypeError says so
                 i2 = ind
-            L.extend(self.enc_len(compact, f"len({v})", i2, False, b))
             e = fs.elem
             if e in PRIMS:
+                ind = i2
                 code = FMT_ID[PRIMS[e][0]]
                 self.mg.arrays.add(code)
-                w(f"{i2}{b} += _A_{code}[len({v})].pack(*{v})")
-            elif fs.struct is not None:
+                # ARRAY_FAST (64) keeps n + 1 within one varint byte; empty arrays
+                # (offline replicas, aborted transactions) need no packing at all
+                w(f"{ind}n = len({v})")
+                w(f"{ind}if n == 0:")
+                w(f"{ind}    {b} += {self.empty_len(compact)}")
+                w(f"{ind}elif n < _ARRAY_FAST:")
+                w(f"{ind}    {self.put_len(compact, 'n', b, small=True)}")
+                w(f"{ind}    {b} += _PA_{code}[n](*{v})")
+                w(f"{ind}else:")
+                w(f"{ind}    {self.put_len(compact, 'n', b, small=False)}")
+                w(f"{ind}    {b} += _A_{code}[n].pack(*{v})")
+                return L
+            L.extend(self.enc_len(compact, f"len({v})", i2, False, b))
+            if fs.struct is not None:
                 w(f"{i2}for o{d + 1} in {v}:")
                 L.extend(self.enc_body(fs.struct, f"o{d + 1}", i2 + "    ", d + 1, b, out))
             else:
@@ -786,7 +879,11 @@ class VersionGen:
             w(f"{ind}{b} += {self.mg.struct_obj(PRIMS[t][0]).replace('_S_', '_P_', 1)}({src})")
             return L
         if t == "uuid":
-            w(f"{ind}{b} += {src}.int.to_bytes(16, 'big')")
+            # the 16 bytes of ids seen before come from a cache keyed by the int
+            w(f"{ind}c = _UUID_BYTES.get({src}.int)")
+            w(f"{ind}if c is None:")
+            w(f"{ind}    c = _uuid_bytes({src})")
+            w(f"{ind}{b} += c")
             return L
         w(f"{ind}{v} = {src}")
         if nullable:
@@ -797,9 +894,12 @@ class VersionGen:
         else:
             i2 = ind
         if t == "string":
-            w(f"{i2}{v} = {v}.encode()")
-            L.extend(self.enc_len(compact, f"len({v})", i2, True, b))
-            w(f"{i2}{b} += {v}")
+            # length prefix and UTF-8 together, from the cache when seen before
+            cache, make = ("_CSTR", "_compact_string") if compact else ("_STR16", "_string16")
+            w(f"{i2}c = {cache}.get({v})")
+            w(f"{i2}if c is None:")
+            w(f"{i2}    c = {make}({v})")
+            w(f"{i2}{b} += c")
         elif t == "bytes":
             L.extend(self.enc_len(compact, f"_nbytes({v})", i2, False, b))
             w(f"{i2}{b} += {v}")
@@ -963,17 +1063,25 @@ def gen_module(mod: dict) -> str:
         "",
         "from wire._codec import (",
         "    BY_REFERENCE_MIN as _BY_REF,",
+        "    COMPACT_STRINGS as _CSTR,",
         "    MISSING as _MISSING,",
+        "    STRINGS16 as _STR16,",
         "    ZERO_UUID as _ZERO_UUID,",
         "    Message as _Message,",
         "    Struct as _Struct,",
         "    bad as _bad,",
+        "    compact_string as _compact_string,",
+        "    uuid_bytes as _uuid_bytes,",
+        "    UUID_BYTES as _UUID_BYTES,",
         "    put_records as _put_records,",
         "    put_tags as _put_tags,",
         "    uuid_from_int as _uuid_from_int,",
+        "    STRING_FAST as _STR_FAST,",
+        "    STRING_UNPACKERS as _US,",
         "    read_uvarint as _read_uvarint,",
         "    short as _short,",
         "    skip_tags as _skip_tags,",
+        "    string16 as _string16,",
         "    uvarint as _uvarint,",
         ")",
         "",
@@ -989,7 +1097,11 @@ def gen_module(mod: dict) -> str:
         "",
     ]
     if mg.arrays:
-        out.append("from wire._codec import " + ", ".join(f"A_{c} as _A_{c}" for c in sorted(mg.arrays)))
+        names = [f"A_{c} as _A_{c}" for c in sorted(mg.arrays)]
+        names += [f"PA_{c} as _PA_{c}" for c in sorted(mg.arrays)]
+        names += [f"UA_{c} as _UA_{c}" for c in sorted(mg.arrays)]
+        out.append("from wire._codec import ARRAY_FAST as _ARRAY_FAST")
+        out.append("from wire._codec import " + ", ".join(names))
         out.append("")
     out.extend(class_lines)
     for fmt, name in sorted(mg.structs.items(), key=lambda kv: kv[1]):

@@ -65,6 +65,63 @@ A_I = ArrayStructs("I")
 A_d = ArrayStructs("d")
 A_o = ArrayStructs("?")
 
+# Arrays of primitives shorter than this use the prebuilt packers and unpackers
+# below: indexing a plain list is much cheaper on the hot path than the
+# ``ArrayStructs`` lookup plus a method lookup (replica and ISR lists in every
+# Metadata partition).
+ARRAY_FAST = 64
+
+
+def _packers(code: str) -> list:
+    return [struct.Struct(f">{n}{code}").pack for n in range(ARRAY_FAST)]
+
+
+def _unpackers(code: str) -> list:
+    return [struct.Struct(f">{n}{code}").unpack_from for n in range(ARRAY_FAST)]
+
+
+PA_b, PA_h, PA_i, PA_q = _packers("b"), _packers("h"), _packers("i"), _packers("q")
+PA_H, PA_I, PA_d, PA_o = _packers("H"), _packers("I"), _packers("d"), _packers("?")
+UA_b, UA_h, UA_i, UA_q = _unpackers("b"), _unpackers("h"), _unpackers("i"), _unpackers("q")
+UA_H, UA_I, UA_d, UA_o = _unpackers("H"), _unpackers("I"), _unpackers("d"), _unpackers("?")
+
+# Strings shorter than this are read with a prebuilt ``{n}s`` unpacker (which
+# checks the length against the buffer before it copies anything).
+STRING_FAST = 256
+STRING_UNPACKERS = [struct.Struct(f"{n}s").unpack_from for n in range(STRING_FAST)]
+
+# Encoded strings with their length prefix, by string. Responses repeat the same
+# few names (topics, hosts, cluster id, group ids) on every request, and a ``str``
+# always encodes to the same bytes, so a hit saves the UTF-8 encode and the length
+# arithmetic. Bounded: cleared when full, long strings are not kept.
+STRING_CACHE_ENTRIES = 4096
+STRING_CACHE_MAX_CHARS = 256
+COMPACT_STRINGS: dict[str, bytes] = {}
+STRINGS16: dict[str, bytes] = {}
+
+
+def compact_string(s: str) -> bytes:
+    """``s`` as a compact (unsigned varint length + 1) string, remembered if short."""
+    data = s.encode()
+    n = len(data) + 1
+    data = (_SMALL[n] if n < 0x80 else uvarint(n)) + data
+    if len(s) <= STRING_CACHE_MAX_CHARS and type(s) is str:
+        if len(COMPACT_STRINGS) >= STRING_CACHE_ENTRIES:
+            COMPACT_STRINGS.clear()
+        COMPACT_STRINGS[s] = data
+    return data
+
+
+def string16(s: str) -> bytes:
+    """``s`` as a classic (int16 length) string, remembered if short."""
+    data = s.encode()
+    data = S_h.pack(len(data)) + data
+    if len(s) <= STRING_CACHE_MAX_CHARS and type(s) is str:
+        if len(STRINGS16) >= STRING_CACHE_ENTRIES:
+            STRINGS16.clear()
+        STRINGS16[s] = data
+    return data
+
 
 _UUID_NEW = uuid.UUID.__new__
 _SET = object.__setattr__
@@ -91,6 +148,21 @@ def uuid_from_int(i: int) -> uuid.UUID:
     return u
 
 
+# The 16 bytes of UUIDs this process has encoded, by their integer value: topic
+# ids go out in every Metadata and Fetch response. Bounded like the string caches.
+UUID_BYTES: dict[int, bytes] = {}
+
+
+def uuid_bytes(u: uuid.UUID) -> bytes:
+    """The 16 big-endian bytes of ``u``, remembered for the next time."""
+    i = u.int
+    data = i.to_bytes(16, "big")
+    if len(UUID_BYTES) >= STRING_CACHE_ENTRIES:
+        UUID_BYTES.clear()
+    UUID_BYTES[i] = data
+    return data
+
+
 def short(what: str = "field") -> ProtocolError:
     """The error for a length or count that runs past the end of the frame."""
     return ProtocolError(f"truncated message: {what} runs past the end of the buffer")
@@ -103,23 +175,38 @@ def bad(message: str) -> ProtocolError:
 
 def read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
     """Unsigned LEB128 varint at ``pos`` (at most 5 bytes, as Kafka's int32 varints)."""
-    value = 0
-    shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 28:
-            raise ProtocolError("unsigned varint is longer than 5 bytes")
+    # unrolled: the lengths of large record sets take three bytes, on every partition
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    value = b & 0x7F
+    b = buf[pos + 1]
+    if b < 0x80:
+        return value | (b << 7), pos + 2
+    value |= (b & 0x7F) << 7
+    b = buf[pos + 2]
+    if b < 0x80:
+        return value | (b << 14), pos + 3
+    value |= (b & 0x7F) << 14
+    b = buf[pos + 3]
+    if b < 0x80:
+        return value | (b << 21), pos + 4
+    value |= (b & 0x7F) << 21
+    b = buf[pos + 4]
+    if b < 0x80:
+        return value | (b << 28), pos + 5
+    raise ProtocolError("unsigned varint is longer than 5 bytes")
 
 
 def uvarint(n: int) -> bytes:
     """Encode ``n`` (0 <= n < 2**32) as an unsigned varint."""
     if n < 0x80:
         return _SMALL[n]
+    # unrolled for the sizes of record sets (two to four bytes)
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
+    if n < 0x200000:
+        return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, n >> 14))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -165,7 +252,9 @@ def put_records(b: bytearray, out: list | None, value: Any, compact: bool) -> by
     return b
 
 
-def put_tags(b: bytearray, known: list[tuple[int, bytes | bytearray]], unknown: dict | None) -> None:
+def put_tags(
+    b: bytearray, known: list[tuple[int, bytes | bytearray]], unknown: dict | None
+) -> None:
     """Write a tagged-field section: known and preserved unknown tags in tag order."""
     items = list(known)
     if unknown:

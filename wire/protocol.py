@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import struct
 
-from wire._codec import DECODE_ERRORS, Message
+from wire._codec import (
+    DECODE_ERRORS,
+    STRING_FAST,
+    Message,
+    short,
+    skip_tags,
+)
+from wire._codec import STRING_UNPACKERS as _STR_UNPACK
 from wire.buffers import Buffer
 from wire.exceptions import ProtocolError
 from wire.messages import REQUESTS, RESPONSES
@@ -38,6 +45,8 @@ API_VERSIONS_KEY = 18
 CONTROLLED_SHUTDOWN_KEY = 7
 
 _HEAD = struct.Struct(">hhi")
+_HEAD_CLIENT = struct.Struct(">hhih")
+_new = object.__new__
 _REQUEST_HEADER_DEC = RequestHeader._DEC
 _REQUEST_HEADER_V1 = _REQUEST_HEADER_DEC[1]
 _REQUEST_HEADER_V2 = _REQUEST_HEADER_DEC[2]
@@ -79,10 +88,81 @@ def response_header_version(api_key: int, version: int) -> int:
     return 1 if _is_flexible(cls, version) else 0
 
 
+def _request_decoders() -> dict[int, list]:
+    """Per api key, a list indexed by version of ``(flexible, body decoder)``.
+
+    Resolved once so that the hot path does one dict lookup and one list index
+    instead of looking up the class, its version bounds and its decoder table.
+    Versions below the minimum are None; ControlledShutdown v0 (header v0) is
+    left out and takes the general path.
+    """
+    table: dict[int, list] = {}
+    for key, cls in REQUESTS.items():
+        row: list = [None] * (cls.MAX_VERSION + 1)
+        for v in range(cls.MIN_VERSION, cls.MAX_VERSION + 1):
+            if key == CONTROLLED_SHUTDOWN_KEY and v == 0:
+                continue
+            row[v] = (_is_flexible(cls, v), cls._DEC[v])
+        table[key] = row
+    return table
+
+
 def decode_request(frame: memoryview | bytes | bytearray) -> tuple[RequestHeader, Message]:
     """Decode one request frame (the bytes after the 4-byte size)."""
-    if not isinstance(frame, memoryview):
+    if type(frame) is not memoryview:
         frame = memoryview(frame)
+    end = len(frame)
+    if end >= 10:
+        api_key, api_version, correlation_id, n = _HEAD_CLIENT.unpack_from(frame, 0)
+        row = _DECODERS.get(api_key)
+        if row is not None and 0 <= api_version < len(row):
+            entry = row[api_version]
+            if entry is not None:
+                # header v1/v2 read here: its fields are already unpacked
+                header = _new(RequestHeader)
+                header.request_api_key = api_key
+                header.request_api_version = api_version
+                header.correlation_id = correlation_id
+                header.unknown_tagged_fields = None
+                try:
+                    if n < 0:
+                        header.client_id = None
+                        pos = 10
+                    else:
+                        pos = 10 + n
+                        if pos > end:
+                            raise short("string ClientId")
+                        header.client_id = (
+                            _STR_UNPACK[n](frame, 10)[0]
+                            if n < STRING_FAST
+                            else frame[10:pos].tobytes()
+                        ).decode()
+                    flexible, decode = entry
+                    if flexible:
+                        if frame[pos] == 0:
+                            pos += 1
+                        else:
+                            header.unknown_tagged_fields, pos = skip_tags(frame, pos)
+                    body, pos = decode(frame, pos)
+                except ProtocolError as exc:
+                    exc.api_key = api_key
+                    exc.api_version = api_version
+                    exc.correlation_id = correlation_id
+                    raise
+                except DECODE_ERRORS as exc:
+                    raise ProtocolError(
+                        f"malformed {REQUESTS[api_key].__name__} v{api_version}: {exc}",
+                        api_key=api_key,
+                        api_version=api_version,
+                        correlation_id=correlation_id,
+                    ) from None
+                return header, body
+    return _decode_request_slow(frame)
+
+
+def _decode_request_slow(frame: memoryview) -> tuple[RequestHeader, Message]:
+    """``decode_request`` for what the fast path leaves: errors, short frames and
+    ControlledShutdown v0."""
     if len(frame) < 8:
         raise ProtocolError(f"request frame of {len(frame)} bytes is too short for a header")
     api_key, api_version, correlation_id = _HEAD.unpack_from(frame, 0)
@@ -131,6 +211,9 @@ def decode_request(frame: memoryview | bytes | bytearray) -> tuple[RequestHeader
     return header, body
 
 
+_DECODERS = _request_decoders()
+
+
 def _finish(b: bytearray, out: list) -> list[Buffer]:
     """Close a buffer list whose first bytearray starts with a 4-byte size hole."""
     if not out:
@@ -164,7 +247,11 @@ def encode_response(header: RequestHeader, body: Message) -> list[Buffer]:
         b = bytearray(_HEADER_V0.pack(0, header.correlation_id))
     out: list = []
     b = body._ENC[version](body, b, out)
-    return _finish(b, out)
+    if out:
+        return _finish(b, out)
+    # one buffer, the usual case: fill in the size hole here, no helper call
+    _I32.pack_into(b, 0, len(b) - 4)
+    return [b]
 
 
 def encode_request(

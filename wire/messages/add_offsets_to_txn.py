@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -102,9 +110,18 @@ _U_h = _S_h.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_qh = _St('>qh')
 _P_qh = _S_qh.pack
 _U_qh = _S_qh.unpack_from
+_S_qhB = _St('>qhB')
+_P_qhB = _S_qhB.pack
+_U_qhB = _S_qhB.unpack_from
 
 
 def _d_AddOffsetsToTxnRequest_v0(buf, pos):
@@ -118,7 +135,10 @@ def _d_AddOffsetsToTxnRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.producer_id, o0.producer_epoch = _U_qh(buf, pos)
     pos += 10
@@ -130,7 +150,10 @@ def _d_AddOffsetsToTxnRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -138,14 +161,16 @@ def _d_AddOffsetsToTxnRequest_v0(buf, pos):
 
 def _e_AddOffsetsToTxnRequest_v0(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qh(o0.producer_id, o0.producer_epoch)
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -164,11 +189,13 @@ def _d_AddOffsetsToTxnRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.producer_id, o0.producer_epoch = _U_qh(buf, pos)
+    o0.producer_id, o0.producer_epoch, n = _U_qhB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -180,7 +207,10 @@ def _d_AddOffsetsToTxnRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -192,22 +222,16 @@ def _d_AddOffsetsToTxnRequest_v3(buf, pos):
 
 def _e_AddOffsetsToTxnRequest_v3(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_qh(o0.producer_id, o0.producer_epoch)
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -233,9 +257,9 @@ def _e_AddOffsetsToTxnResponse_v0(o0, b, out):
 def _d_AddOffsetsToTxnResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(AddOffsetsToTxnResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -244,12 +268,12 @@ def _d_AddOffsetsToTxnResponse_v3(buf, pos):
 
 
 def _e_AddOffsetsToTxnResponse_v3(o0, b, out):
-    b += _P_ih(o0.throttle_time_ms, o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ih(o0.throttle_time_ms, o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihx(o0.throttle_time_ms, o0.error_code)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction(_Struct):
     """Struct AddPartitionsToTxnTransaction of AddPartitionsToTxnRequest."""
@@ -252,15 +261,30 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_qh = _St('>qh')
 _P_qh = _S_qh.pack
 _U_qh = _S_qh.unpack_from
+_S_qhB = _St('>qhB')
+_P_qhB = _S_qhB.pack
+_U_qhB = _S_qhB.unpack_from
 _S_qho = _St('>qh?')
 _P_qho = _S_qho.pack
 _U_qho = _S_qho.unpack_from
+_S_qhoB = _St('>qh?B')
+_P_qhoB = _S_qhoB.pack
+_U_qhoB = _S_qhoB.unpack_from
 
 
 def _d_AddPartitionsToTxnRequest_v0(buf, pos):
@@ -274,7 +298,10 @@ def _d_AddPartitionsToTxnRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string V3AndBelowTransactionalId')
-        o0.v3_and_below_transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.v3_and_below_transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.v3_and_below_transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.v3_and_below_producer_id, o0.v3_and_below_producer_epoch = _U_qh(buf, pos)
     pos += 10
@@ -297,7 +324,10 @@ def _d_AddPartitionsToTxnRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -306,7 +336,10 @@ def _d_AddPartitionsToTxnRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -318,20 +351,29 @@ def _d_AddPartitionsToTxnRequest_v0(buf, pos):
 
 def _e_AddPartitionsToTxnRequest_v0(o0, b, out):
     v0 = o0.v3_and_below_transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qh(o0.v3_and_below_producer_id, o0.v3_and_below_producer_epoch)
     v0 = o0.v3_and_below_topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
@@ -350,11 +392,13 @@ def _d_AddPartitionsToTxnRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string V3AndBelowTransactionalId')
-        o0.v3_and_below_transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.v3_and_below_transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.v3_and_below_transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.v3_and_below_producer_id, o0.v3_and_below_producer_epoch = _U_qh(buf, pos)
+    o0.v3_and_below_producer_id, o0.v3_and_below_producer_epoch, n = _U_qhB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -381,7 +425,10 @@ def _d_AddPartitionsToTxnRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -394,7 +441,10 @@ def _d_AddPartitionsToTxnRequest_v3(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -414,13 +464,10 @@ def _d_AddPartitionsToTxnRequest_v3(buf, pos):
 
 def _e_AddPartitionsToTxnRequest_v3(o0, b, out):
     v0 = o0.v3_and_below_transactional_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_qh(o0.v3_and_below_producer_id, o0.v3_and_below_producer_epoch)
     v0 = o0.v3_and_below_topics
     k = len(v0) + 1
@@ -430,20 +477,20 @@ def _e_AddPartitionsToTxnRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -487,11 +534,13 @@ def _d_AddPartitionsToTxnRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionalId')
-                o1.transactional_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transactional_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transactional_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.producer_id, o1.producer_epoch, o1.verify_only = _U_qho(buf, pos)
+            o1.producer_id, o1.producer_epoch, o1.verify_only, n = _U_qhoB(buf, pos)
             pos += 11
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -518,7 +567,10 @@ def _d_AddPartitionsToTxnRequest_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -531,7 +583,10 @@ def _d_AddPartitionsToTxnRequest_v4(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Partitions')
-                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partitions = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -568,13 +623,10 @@ def _e_AddPartitionsToTxnRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.transactional_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_qho(o1.producer_id, o1.producer_epoch, o1.verify_only)
         v1 = o1.topics
         k = len(v1) + 1
@@ -584,20 +636,20 @@ def _e_AddPartitionsToTxnRequest_v4(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -640,7 +692,10 @@ def _d_AddPartitionsToTxnResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -673,9 +728,10 @@ def _e_AddPartitionsToTxnResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.results_by_partition
         b += _P_i(len(v1))
         for o2 in v1:
@@ -686,9 +742,8 @@ def _e_AddPartitionsToTxnResponse_v0(o0, b, out):
 def _d_AddPartitionsToTxnResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(AddPartitionsToTxnResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -715,7 +770,10 @@ def _d_AddPartitionsToTxnResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -732,9 +790,9 @@ def _d_AddPartitionsToTxnResponse_v3(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult)
-                    o2.partition_index, o2.partition_error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.partition_error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -768,13 +826,10 @@ def _e_AddPartitionsToTxnResponse_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.results_by_partition
         k = len(v1) + 1
         if k < 128:
@@ -782,12 +837,12 @@ def _e_AddPartitionsToTxnResponse_v3(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.partition_error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.partition_error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.partition_error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -804,9 +859,8 @@ def _e_AddPartitionsToTxnResponse_v3(o0, b, out):
 def _d_AddPartitionsToTxnResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(AddPartitionsToTxnResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -833,7 +887,10 @@ def _d_AddPartitionsToTxnResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionalId')
-                o1.transactional_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transactional_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transactional_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -862,7 +919,10 @@ def _d_AddPartitionsToTxnResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -879,9 +939,9 @@ def _d_AddPartitionsToTxnResponse_v4(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult)
-                            o3.partition_index, o3.partition_error_code = _U_ih(buf, pos)
+                            o3.partition_index, o3.partition_error_code, n = _U_ihB(buf, pos)
                             pos += 6
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -921,13 +981,10 @@ def _e_AddPartitionsToTxnResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.transactional_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topic_results
         k = len(v1) + 1
         if k < 128:
@@ -936,13 +993,10 @@ def _e_AddPartitionsToTxnResponse_v4(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.results_by_partition
             k = len(v2) + 1
             if k < 128:
@@ -950,12 +1004,12 @@ def _e_AddPartitionsToTxnResponse_v4(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_ih(o3.partition_index, o3.partition_error_code)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_ih(o3.partition_index, o3.partition_error_code)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_ihx(o3.partition_index, o3.partition_error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

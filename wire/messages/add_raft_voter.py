@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -134,12 +142,24 @@ class AddRaftVoterResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiQQB = _St('>iiQQB')
+_P_iiQQB = _S_iiQQB.pack
+_U_iiQQB = _S_iiQQB.unpack_from
 
 
 def _d_AddRaftVoterRequest_v0(buf, pos):
@@ -157,17 +177,14 @@ def _d_AddRaftVoterRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.timeout_ms, o0.voter_id = _U_ii(buf, pos)
-    pos += 8
-    e = pos + 16
-    if e > end:
-        raise _short('uuid VoterDirectoryId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.voter_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    o0.timeout_ms, o0.voter_id, h0_2, l0_2, n = _U_iiQQB(buf, pos)
+    pos += 24
+    o0.voter_directory_id = _uuid_from_int((h0_2 << 64) | l0_2) if h0_2 or l0_2 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -194,7 +211,10 @@ def _d_AddRaftVoterRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -208,11 +228,14 @@ def _d_AddRaftVoterRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_H(buf, pos)
+            o1.port, n = _U_HB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -232,15 +255,15 @@ def _e_AddRaftVoterRequest_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_ii(o0.timeout_ms, o0.voter_id)
-    b += o0.voter_directory_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.voter_directory_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.voter_directory_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -249,27 +272,21 @@ def _e_AddRaftVoterRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_H(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_H(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hx(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -281,9 +298,8 @@ def _e_AddRaftVoterRequest_v0(o0, b, out):
 def _d_AddRaftVoterResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AddRaftVoterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -295,7 +311,10 @@ def _d_AddRaftVoterResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -311,13 +330,10 @@ def _e_AddRaftVoterResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

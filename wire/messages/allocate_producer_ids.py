@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -99,17 +107,29 @@ class AllocateProducerIdsResponse(_Message):
 _S_ihqi = _St('>ihqi')
 _P_ihqi = _S_ihqi.pack
 _U_ihqi = _S_ihqi.unpack_from
+_S_ihqiB = _St('>ihqiB')
+_P_ihqiB = _S_ihqiB.pack
+_U_ihqiB = _S_ihqiB.unpack_from
+_S_ihqix = _St('>ihqix')
+_P_ihqix = _S_ihqix.pack
+_U_ihqix = _S_ihqix.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
 
 
 def _d_AllocateProducerIdsRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(AllocateProducerIdsRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -118,21 +138,21 @@ def _d_AllocateProducerIdsRequest_v0(buf, pos):
 
 
 def _e_AllocateProducerIdsRequest_v0(o0, b, out):
-    b += _P_iq(o0.broker_id, o0.broker_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_iq(o0.broker_id, o0.broker_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iqx(o0.broker_id, o0.broker_epoch)
     return b
 
 
 def _d_AllocateProducerIdsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AllocateProducerIdsResponse)
-    o0.throttle_time_ms, o0.error_code, o0.producer_id_start, o0.producer_id_len = _U_ihqi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.producer_id_start, o0.producer_id_len, n = _U_ihqiB(buf, pos)
     pos += 18
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -141,12 +161,12 @@ def _d_AllocateProducerIdsResponse_v0(buf, pos):
 
 
 def _e_AllocateProducerIdsResponse_v0(o0, b, out):
-    b += _P_ihqi(o0.throttle_time_ms, o0.error_code, o0.producer_id_start, o0.producer_id_len)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihqi(o0.throttle_time_ms, o0.error_code, o0.producer_id_start, o0.producer_id_len)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihqix(o0.throttle_time_ms, o0.error_code, o0.producer_id_start, o0.producer_id_len)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -229,15 +237,33 @@ class AlterClientQuotasResponse(_Message):
 _S_do = _St('>d?')
 _P_do = _S_do.pack
 _U_do = _S_do.unpack_from
+_S_doB = _St('>d?B')
+_P_doB = _S_doB.pack
+_U_doB = _S_doB.unpack_from
+_S_dox = _St('>d?x')
+_P_dox = _S_dox.pack
+_U_dox = _S_dox.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_AlterClientQuotasRequest_v0(buf, pos):
@@ -273,7 +299,10 @@ def _d_AlterClientQuotasRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -283,7 +312,10 @@ def _d_AlterClientQuotasRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -307,7 +339,10 @@ def _d_AlterClientQuotasRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Key')
-                        o2.key = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.key = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.key = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.value, o2.remove = _U_do(buf, pos)
                     pos += 9
@@ -331,25 +366,28 @@ def _e_AlterClientQuotasRequest_v0(o0, b, out):
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.entity_type
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.entity_name
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
         v1 = o1.ops
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.key
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_do(o2.value, o2.remove)
-    b += _P_o(o0.validate_only)
+    b.append(1 if o0.validate_only else 0)
     return b
 
 
@@ -398,7 +436,10 @@ def _d_AlterClientQuotasRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -412,7 +453,10 @@ def _d_AlterClientQuotasRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -448,11 +492,14 @@ def _d_AlterClientQuotasRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Key')
-                        o2.key = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.key = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.key = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.value, o2.remove = _U_do(buf, pos)
+                    o2.value, o2.remove, n = _U_doB(buf, pos)
                     pos += 9
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -466,9 +513,9 @@ def _d_AlterClientQuotasRequest_v1(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.entries = l0
-    o0.validate_only, = _U_o(buf, pos)
+    o0.validate_only, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -492,24 +539,18 @@ def _e_AlterClientQuotasRequest_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.entity_type
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.entity_name
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -523,30 +564,27 @@ def _e_AlterClientQuotasRequest_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.key
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_do(o2.value, o2.remove)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_do(o2.value, o2.remove)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_dox(o2.value, o2.remove)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.validate_only)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.validate_only else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.validate_only)
     return b
 
 
@@ -576,7 +614,10 @@ def _d_AlterClientQuotasResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -597,7 +638,10 @@ def _d_AlterClientQuotasResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -607,7 +651,10 @@ def _d_AlterClientQuotasResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -629,32 +676,34 @@ def _e_AlterClientQuotasResponse_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.entity
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.entity_type
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.entity_name
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
 def _d_AlterClientQuotasResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(AlterClientQuotasResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -669,9 +718,8 @@ def _d_AlterClientQuotasResponse_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AlterClientQuotasResponse_EntryData)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -683,7 +731,10 @@ def _d_AlterClientQuotasResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -712,7 +763,10 @@ def _d_AlterClientQuotasResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -726,7 +780,10 @@ def _d_AlterClientQuotasResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -764,13 +821,10 @@ def _e_AlterClientQuotasResponse_v1(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.entity
         k = len(v1) + 1
         if k < 128:
@@ -779,24 +833,18 @@ def _e_AlterClientQuotasResponse_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.entity_type
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.entity_name
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

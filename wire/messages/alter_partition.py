@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class AlterPartitionRequest_TopicData(_Struct):
     """Struct TopicData of AlterPartitionRequest."""
@@ -261,32 +270,61 @@ class AlterPartitionResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_bi = _St('>bi')
 _P_bi = _S_bi.pack
 _U_bi = _S_bi.unpack_from
+_S_biB = _St('>biB')
+_P_biB = _S_biB.pack
+_U_biB = _S_biB.unpack_from
+_S_bix = _St('>bix')
+_P_bix = _S_bix.pack
+_U_bix = _S_bix.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ihii = _St('>ihii')
 _P_ihii = _S_ihii.pack
 _U_ihii = _S_ihii.unpack_from
+_S_ihiiB = _St('>ihiiB')
+_P_ihiiB = _S_ihiiB.pack
+_U_ihiiB = _S_ihiiB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_AlterPartitionRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -313,7 +351,10 @@ def _d_AlterPartitionRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -330,9 +371,8 @@ def _d_AlterPartitionRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionRequest_PartitionData)
-                    o2.partition_index, o2.leader_epoch = _U_ii(buf, pos)
+                    o2.partition_index, o2.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -343,13 +383,16 @@ def _d_AlterPartitionRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array NewIsr')
-                        o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.new_isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
                     o2.new_isr_with_epochs = []
                     o2.leader_recovery_state = 0
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -382,13 +425,10 @@ def _e_AlterPartitionRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -398,18 +438,21 @@ def _e_AlterPartitionRequest_v0(o0, b, out):
         for o2 in v1:
             b += _P_ii(o2.partition_index, o2.leader_epoch)
             v2 = o2.new_isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_i(o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_i(o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ix(o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -426,9 +469,8 @@ def _e_AlterPartitionRequest_v0(o0, b, out):
 def _d_AlterPartitionRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -455,7 +497,10 @@ def _d_AlterPartitionRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -472,9 +517,8 @@ def _d_AlterPartitionRequest_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionRequest_PartitionData)
-                    o2.partition_index, o2.leader_epoch = _U_ii(buf, pos)
+                    o2.partition_index, o2.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -485,12 +529,15 @@ def _d_AlterPartitionRequest_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array NewIsr')
-                        o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.new_isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.leader_recovery_state, o2.partition_epoch = _U_bi(buf, pos)
+                    o2.leader_recovery_state, o2.partition_epoch, n = _U_biB(buf, pos)
                     pos += 5
                     o2.new_isr_with_epochs = []
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -523,13 +570,10 @@ def _e_AlterPartitionRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -539,18 +583,21 @@ def _e_AlterPartitionRequest_v1(o0, b, out):
         for o2 in v1:
             b += _P_ii(o2.partition_index, o2.leader_epoch)
             v2 = o2.new_isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.leader_recovery_state, o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -567,9 +614,8 @@ def _e_AlterPartitionRequest_v1(o0, b, out):
 def _d_AlterPartitionRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -584,13 +630,9 @@ def _d_AlterPartitionRequest_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AlterPartitionRequest_TopicData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -605,9 +647,8 @@ def _d_AlterPartitionRequest_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionRequest_PartitionData)
-                    o2.partition_index, o2.leader_epoch = _U_ii(buf, pos)
+                    o2.partition_index, o2.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -618,12 +659,15 @@ def _d_AlterPartitionRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array NewIsr')
-                        o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.new_isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.new_isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.leader_recovery_state, o2.partition_epoch = _U_bi(buf, pos)
+                    o2.leader_recovery_state, o2.partition_epoch, n = _U_biB(buf, pos)
                     pos += 5
                     o2.new_isr_with_epochs = []
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -655,7 +699,10 @@ def _e_AlterPartitionRequest_v2(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -665,18 +712,21 @@ def _e_AlterPartitionRequest_v2(o0, b, out):
         for o2 in v1:
             b += _P_ii(o2.partition_index, o2.leader_epoch)
             v2 = o2.new_isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.leader_recovery_state, o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -693,9 +743,8 @@ def _e_AlterPartitionRequest_v2(o0, b, out):
 def _d_AlterPartitionRequest_v3(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -710,13 +759,9 @@ def _d_AlterPartitionRequest_v3(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AlterPartitionRequest_TopicData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -731,9 +776,8 @@ def _d_AlterPartitionRequest_v3(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionRequest_PartitionData)
-                    o2.partition_index, o2.leader_epoch = _U_ii(buf, pos)
+                    o2.partition_index, o2.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -748,19 +792,19 @@ def _d_AlterPartitionRequest_v3(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(AlterPartitionRequest_BrokerState)
-                            o3.broker_id, o3.broker_epoch = _U_iq(buf, pos)
+                            o3.broker_id, o3.broker_epoch, n = _U_iqB(buf, pos)
                             pos += 12
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
                                 o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                             a2(o3)
                         o2.new_isr_with_epochs = l2
-                    o2.leader_recovery_state, o2.partition_epoch = _U_bi(buf, pos)
+                    o2.leader_recovery_state, o2.partition_epoch, n = _U_biB(buf, pos)
                     pos += 5
                     o2.new_isr = []
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -792,7 +836,10 @@ def _e_AlterPartitionRequest_v3(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -808,18 +855,18 @@ def _e_AlterPartitionRequest_v3(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iq(o3.broker_id, o3.broker_epoch)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iq(o3.broker_id, o3.broker_epoch)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
-            b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
+                    b += _P_iqx(o3.broker_id, o3.broker_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.leader_recovery_state, o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -836,9 +883,8 @@ def _e_AlterPartitionRequest_v3(o0, b, out):
 def _d_AlterPartitionResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -865,7 +911,10 @@ def _d_AlterPartitionResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -882,9 +931,8 @@ def _d_AlterPartitionResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch = _U_ihii(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, n = _U_ihiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -895,12 +943,15 @@ def _d_AlterPartitionResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
                     o2.leader_recovery_state = 0
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -933,13 +984,10 @@ def _e_AlterPartitionResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -949,18 +997,21 @@ def _e_AlterPartitionResponse_v0(o0, b, out):
         for o2 in v1:
             b += _P_ihii(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_i(o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_i(o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ix(o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -977,9 +1028,8 @@ def _e_AlterPartitionResponse_v0(o0, b, out):
 def _d_AlterPartitionResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1006,7 +1056,10 @@ def _d_AlterPartitionResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1023,9 +1076,8 @@ def _d_AlterPartitionResponse_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch = _U_ihii(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, n = _U_ihiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1036,11 +1088,14 @@ def _d_AlterPartitionResponse_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.leader_recovery_state, o2.partition_epoch = _U_bi(buf, pos)
+                    o2.leader_recovery_state, o2.partition_epoch, n = _U_biB(buf, pos)
                     pos += 5
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1073,13 +1128,10 @@ def _e_AlterPartitionResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1089,18 +1141,21 @@ def _e_AlterPartitionResponse_v1(o0, b, out):
         for o2 in v1:
             b += _P_ihii(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.leader_recovery_state, o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1117,9 +1172,8 @@ def _e_AlterPartitionResponse_v1(o0, b, out):
 def _d_AlterPartitionResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1134,13 +1188,9 @@ def _d_AlterPartitionResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AlterPartitionResponse_TopicData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1155,9 +1205,8 @@ def _d_AlterPartitionResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch = _U_ihii(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, n = _U_ihiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1168,11 +1217,14 @@ def _d_AlterPartitionResponse_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.leader_recovery_state, o2.partition_epoch = _U_bi(buf, pos)
+                    o2.leader_recovery_state, o2.partition_epoch, n = _U_biB(buf, pos)
                     pos += 5
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1204,7 +1256,10 @@ def _e_AlterPartitionResponse_v2(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1214,18 +1269,21 @@ def _e_AlterPartitionResponse_v2(o0, b, out):
         for o2 in v1:
             b += _P_ihii(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.leader_recovery_state, o2.partition_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.leader_recovery_state, o2.partition_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class AlterPartitionReassignmentsRequest_ReassignableTopic(_Struct):
     """Struct ReassignableTopic of AlterPartitionReassignmentsRequest."""
@@ -214,23 +223,34 @@ class AlterPartitionReassignmentsResponse(_Message):
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_io = _St('>i?')
 _P_io = _S_io.pack
 _U_io = _S_io.unpack_from
+_S_ioB = _St('>i?B')
+_P_ioB = _S_ioB.pack
+_U_ioB = _S_ioB.unpack_from
 _S_ioh = _St('>i?h')
 _P_ioh = _S_ioh.pack
 _U_ioh = _S_ioh.unpack_from
+_S_iohB = _St('>i?hB')
+_P_iohB = _S_iohB.pack
+_U_iohB = _S_iohB.unpack_from
 
 
 def _d_AlterPartitionReassignmentsRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionReassignmentsRequest)
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -257,7 +277,10 @@ def _d_AlterPartitionReassignmentsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -274,9 +297,8 @@ def _d_AlterPartitionReassignmentsRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionReassignmentsRequest_ReassignablePartition)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -287,7 +309,10 @@ def _d_AlterPartitionReassignmentsRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -322,13 +347,10 @@ def _e_AlterPartitionReassignmentsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -341,12 +363,15 @@ def _e_AlterPartitionReassignmentsRequest_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -368,9 +393,8 @@ def _e_AlterPartitionReassignmentsRequest_v0(o0, b, out):
 def _d_AlterPartitionReassignmentsRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionReassignmentsRequest)
-    o0.timeout_ms, o0.allow_replication_factor_change = _U_io(buf, pos)
+    o0.timeout_ms, o0.allow_replication_factor_change, n = _U_ioB(buf, pos)
     pos += 5
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -397,7 +421,10 @@ def _d_AlterPartitionReassignmentsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -414,9 +441,8 @@ def _d_AlterPartitionReassignmentsRequest_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionReassignmentsRequest_ReassignablePartition)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -427,7 +453,10 @@ def _d_AlterPartitionReassignmentsRequest_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -461,13 +490,10 @@ def _e_AlterPartitionReassignmentsRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -480,12 +506,15 @@ def _e_AlterPartitionReassignmentsRequest_v1(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -507,9 +536,8 @@ def _e_AlterPartitionReassignmentsRequest_v1(o0, b, out):
 def _d_AlterPartitionReassignmentsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionReassignmentsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -521,7 +549,10 @@ def _d_AlterPartitionReassignmentsResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -550,7 +581,10 @@ def _d_AlterPartitionReassignmentsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -567,9 +601,8 @@ def _d_AlterPartitionReassignmentsResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionReassignmentsResponse_ReassignablePartitionResponse)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -581,7 +614,10 @@ def _d_AlterPartitionReassignmentsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -612,13 +648,10 @@ def _e_AlterPartitionReassignmentsResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.responses
     k = len(v0) + 1
     if k < 128:
@@ -627,13 +660,10 @@ def _e_AlterPartitionReassignmentsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -646,13 +676,10 @@ def _e_AlterPartitionReassignmentsResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -674,9 +701,8 @@ def _e_AlterPartitionReassignmentsResponse_v0(o0, b, out):
 def _d_AlterPartitionReassignmentsResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(AlterPartitionReassignmentsResponse)
-    o0.throttle_time_ms, o0.allow_replication_factor_change, o0.error_code = _U_ioh(buf, pos)
+    o0.throttle_time_ms, o0.allow_replication_factor_change, o0.error_code, n = _U_iohB(buf, pos)
     pos += 7
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -688,7 +714,10 @@ def _d_AlterPartitionReassignmentsResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -717,7 +746,10 @@ def _d_AlterPartitionReassignmentsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -734,9 +766,8 @@ def _d_AlterPartitionReassignmentsResponse_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterPartitionReassignmentsResponse_ReassignablePartitionResponse)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -748,7 +779,10 @@ def _d_AlterPartitionReassignmentsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -778,13 +812,10 @@ def _e_AlterPartitionReassignmentsResponse_v1(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.responses
     k = len(v0) + 1
     if k < 128:
@@ -793,13 +824,10 @@ def _e_AlterPartitionReassignmentsResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -812,13 +840,10 @@ def _e_AlterPartitionReassignmentsResponse_v1(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class AlterReplicaLogDirsRequest_AlterReplicaLogDir(_Struct):
     """Struct AlterReplicaLogDir of AlterReplicaLogDirsRequest."""
@@ -199,9 +208,18 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 
 
 def _d_AlterReplicaLogDirsRequest_v0(buf, pos):
@@ -226,7 +244,10 @@ def _d_AlterReplicaLogDirsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Path')
-                o1.path = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.path = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.path = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -247,7 +268,10 @@ def _d_AlterReplicaLogDirsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -256,7 +280,10 @@ def _d_AlterReplicaLogDirsRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Partitions')
-                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partitions = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -273,19 +300,28 @@ def _e_AlterReplicaLogDirsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.path
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.topics
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.partitions
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -319,7 +355,10 @@ def _d_AlterReplicaLogDirsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Path')
-                o1.path = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.path = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.path = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -348,7 +387,10 @@ def _d_AlterReplicaLogDirsRequest_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -361,7 +403,10 @@ def _d_AlterReplicaLogDirsRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Partitions')
-                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partitions = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -394,13 +439,10 @@ def _e_AlterReplicaLogDirsRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.path
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -409,20 +451,20 @@ def _e_AlterReplicaLogDirsRequest_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -465,7 +507,10 @@ def _d_AlterReplicaLogDirsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -496,9 +541,10 @@ def _e_AlterReplicaLogDirsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -509,9 +555,8 @@ def _e_AlterReplicaLogDirsResponse_v0(o0, b, out):
 def _d_AlterReplicaLogDirsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(AlterReplicaLogDirsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -538,7 +583,10 @@ def _d_AlterReplicaLogDirsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -555,9 +603,9 @@ def _d_AlterReplicaLogDirsResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -589,13 +637,10 @@ def _e_AlterReplicaLogDirsResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -603,12 +648,12 @@ def _e_AlterReplicaLogDirsResponse_v2(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -183,15 +191,30 @@ class AlterUserScramCredentialsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_bi = _St('>bi')
 _P_bi = _S_bi.pack
 _U_bi = _S_bi.unpack_from
+_S_biB = _St('>biB')
+_P_biB = _S_biB.pack
+_U_biB = _S_biB.unpack_from
+_S_bx = _St('>bx')
+_P_bx = _S_bx.pack
+_U_bx = _S_bx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 
 
 def _d_AlterUserScramCredentialsRequest_v0(buf, pos):
@@ -224,11 +247,14 @@ def _d_AlterUserScramCredentialsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.mechanism, = _U_b(buf, pos)
+            o1.mechanism, n = _U_bB(buf, pos)
             pos += 1
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -262,11 +288,13 @@ def _d_AlterUserScramCredentialsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.mechanism, o1.iterations = _U_bi(buf, pos)
+            o1.mechanism, o1.iterations, n = _U_biB(buf, pos)
             pos += 5
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -318,19 +346,16 @@ def _e_AlterUserScramCredentialsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_b(o1.mechanism)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_b(o1.mechanism)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_bx(o1.mechanism)
     v0 = o0.upsertions
     k = len(v0) + 1
     if k < 128:
@@ -339,13 +364,10 @@ def _e_AlterUserScramCredentialsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_bi(o1.mechanism, o1.iterations)
         v1 = o1.salt
         k = _nbytes(v1) + 1
@@ -377,9 +399,8 @@ def _e_AlterUserScramCredentialsRequest_v0(o0, b, out):
 def _d_AlterUserScramCredentialsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AlterUserScramCredentialsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -406,11 +427,13 @@ def _d_AlterUserScramCredentialsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string User')
-                o1.user = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.user = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.user = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -422,7 +445,10 @@ def _d_AlterUserScramCredentialsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -449,25 +475,19 @@ def _e_AlterUserScramCredentialsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.user
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -195,15 +203,36 @@ class ApiVersionsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_hh = _St('>hh')
 _P_hh = _S_hh.pack
 _U_hh = _S_hh.unpack_from
+_S_hhB = _St('>hhB')
+_P_hhB = _S_hhB.pack
+_U_hhB = _S_hhB.unpack_from
 _S_hhh = _St('>hhh')
 _P_hhh = _S_hhh.pack
 _U_hhh = _S_hhh.unpack_from
+_S_hhhB = _St('>hhhB')
+_P_hhhB = _S_hhhB.pack
+_U_hhhB = _S_hhhB.unpack_from
+_S_hhhx = _St('>hhhx')
+_P_hhhx = _S_hhhx.pack
+_U_hhhx = _S_hhhx.unpack_from
+_S_hhx = _St('>hhx')
+_P_hhx = _S_hhx.pack
+_U_hhx = _S_hhx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
@@ -240,7 +269,10 @@ def _d_ApiVersionsRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientSoftwareName')
-        o0.client_software_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_software_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_software_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -254,7 +286,10 @@ def _d_ApiVersionsRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientSoftwareVersion')
-        o0.client_software_version = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_software_version = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_software_version = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -266,21 +301,15 @@ def _d_ApiVersionsRequest_v3(buf, pos):
 
 def _e_ApiVersionsRequest_v3(o0, b, out):
     v0 = o0.client_software_name
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.client_software_version
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -407,11 +436,14 @@ def _dt_ApiVersionsResponse_v3(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.min_version, o2.max_version = _U_hh(buf, pos)
+                    o2.min_version, o2.max_version, n = _U_hhB(buf, pos)
                     pos += 4
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -453,11 +485,14 @@ def _dt_ApiVersionsResponse_v3(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.max_version_level, o2.min_version_level = _U_hh(buf, pos)
+                    o2.max_version_level, o2.min_version_level, n = _U_hhB(buf, pos)
                     pos += 4
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -483,9 +518,8 @@ def _dt_ApiVersionsResponse_v3(o, buf, pos):
 def _d_ApiVersionsResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(ApiVersionsResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -500,22 +534,22 @@ def _d_ApiVersionsResponse_v3(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ApiVersionsResponse_ApiVersion)
-            o1.api_key, o1.min_version, o1.max_version = _U_hhh(buf, pos)
+            o1.api_key, o1.min_version, o1.max_version, n = _U_hhhB(buf, pos)
             pos += 6
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.api_keys = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.supported_features = []
     o0.finalized_features_epoch = -1
     o0.finalized_features = []
     o0.zk_migration_ready = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -532,75 +566,73 @@ def _e_ApiVersionsResponse_v3(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += _P_hhh(o1.api_key, o1.min_version, o1.max_version)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hhh(o1.api_key, o1.min_version, o1.max_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_i(o0.throttle_time_ms)
-    known0 = []
-    if o0.supported_features != []:
-        t0 = bytearray()
-        v1 = o0.supported_features
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_hh(o2.min_version, o2.max_version)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    if o0.finalized_features_epoch != -1:
-        t0 = bytearray()
-        t0 += _P_q(o0.finalized_features_epoch)
-        known0.append((1, t0))
-    if o0.finalized_features != []:
-        t0 = bytearray()
-        v1 = o0.finalized_features
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_hh(o2.max_version_level, o2.min_version_level)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((2, t0))
-    if o0.zk_migration_ready != False:
-        t0 = bytearray()
-        t0 += _P_o(o0.zk_migration_ready)
-        known0.append((3, t0))
+            b += _P_hhhx(o1.api_key, o1.min_version, o1.max_version)
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
+    x0_0 = o0.supported_features
+    x0_1 = o0.finalized_features_epoch
+    x0_2 = o0.finalized_features
+    x0_3 = o0.zk_migration_ready
+    if x0_0 == [] and x0_1 == -1 and x0_2 == [] and x0_3 == False and not u0:
+        b += _P_ix(o0.throttle_time_ms)
     else:
-        b.append(0)
+        b += _P_i(o0.throttle_time_ms)
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
+            if k < 128:
+                t0.append(k)
+            else:
+                t0 += _uvarint(k)
+            for o2 in v1:
+                v2 = o2.name
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    t0 += _P_hh(o2.min_version, o2.max_version)
+                    _put_tags(t0, (), u2)
+                else:
+                    t0 += _P_hhx(o2.min_version, o2.max_version)
+            known0.append((0, t0))
+        if not x0_1 == -1:
+            t0 = bytearray()
+            t0 += _P_q(x0_1)
+            known0.append((1, t0))
+        if not x0_2 == []:
+            t0 = bytearray()
+            v1 = x0_2
+            k = len(v1) + 1
+            if k < 128:
+                t0.append(k)
+            else:
+                t0 += _uvarint(k)
+            for o2 in v1:
+                v2 = o2.name
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    t0 += _P_hh(o2.max_version_level, o2.min_version_level)
+                    _put_tags(t0, (), u2)
+                else:
+                    t0 += _P_hhx(o2.max_version_level, o2.min_version_level)
+            known0.append((2, t0))
+        if not x0_3 == False:
+            t0 = bytearray()
+            t0 += _P_o(x0_3)
+            known0.append((3, t0))
+        _put_tags(b, known0, u0)
     return b
 
 

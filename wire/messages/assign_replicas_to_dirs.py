@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -249,23 +257,40 @@ class AssignReplicasToDirsResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_AssignReplicasToDirsRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(AssignReplicasToDirsRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -280,13 +305,9 @@ def _d_AssignReplicasToDirsRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AssignReplicasToDirsRequest_DirectoryData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid Id')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -301,13 +322,9 @@ def _d_AssignReplicasToDirsRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AssignReplicasToDirsRequest_TopicData)
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid TopicId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    n = buf[pos]
+                    h2_0, l2_0, n = _U_QQB(buf, pos)
+                    pos += 16
+                    o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                     if n < 128:
                         pos += 1
                     else:
@@ -322,9 +339,9 @@ def _d_AssignReplicasToDirsRequest_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(AssignReplicasToDirsRequest_PartitionData)
-                            o3.partition_index, = _U_i(buf, pos)
+                            o3.partition_index, n = _U_iB(buf, pos)
                             pos += 4
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -362,7 +379,10 @@ def _e_AssignReplicasToDirsRequest_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.id.int)
+        if c is None:
+            c = _uuid_bytes(o1.id)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -370,7 +390,10 @@ def _e_AssignReplicasToDirsRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += o2.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o2.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.topic_id)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -378,12 +401,12 @@ def _e_AssignReplicasToDirsRequest_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_i(o3.partition_index)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_i(o3.partition_index)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_ix(o3.partition_index)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -405,9 +428,8 @@ def _e_AssignReplicasToDirsRequest_v0(o0, b, out):
 def _d_AssignReplicasToDirsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(AssignReplicasToDirsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -422,13 +444,9 @@ def _d_AssignReplicasToDirsResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(AssignReplicasToDirsResponse_DirectoryData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid Id')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -443,13 +461,9 @@ def _d_AssignReplicasToDirsResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(AssignReplicasToDirsResponse_TopicData)
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid TopicId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    n = buf[pos]
+                    h2_0, l2_0, n = _U_QQB(buf, pos)
+                    pos += 16
+                    o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                     if n < 128:
                         pos += 1
                     else:
@@ -464,9 +478,9 @@ def _d_AssignReplicasToDirsResponse_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(AssignReplicasToDirsResponse_PartitionData)
-                            o3.partition_index, o3.error_code = _U_ih(buf, pos)
+                            o3.partition_index, o3.error_code, n = _U_ihB(buf, pos)
                             pos += 6
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -504,7 +518,10 @@ def _e_AssignReplicasToDirsResponse_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.id.int)
+        if c is None:
+            c = _uuid_bytes(o1.id)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -512,7 +529,10 @@ def _e_AssignReplicasToDirsResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += o2.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o2.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.topic_id)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -520,12 +540,12 @@ def _e_AssignReplicasToDirsResponse_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_ih(o3.partition_index, o3.error_code)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_ih(o3.partition_index, o3.error_code)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_ihx(o3.partition_index, o3.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

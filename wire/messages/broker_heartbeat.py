@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -111,21 +119,36 @@ class BrokerHeartbeatResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQ = _St('>QQ')
+_P_QQ = _S_QQ.pack
+_U_QQ = _S_QQ.unpack_from
 _S_ihooo = _St('>ih???')
 _P_ihooo = _S_ihooo.pack
 _U_ihooo = _S_ihooo.unpack_from
+_S_ihoooB = _St('>ih???B')
+_P_ihoooB = _S_ihoooB.pack
+_U_ihoooB = _S_ihoooB.unpack_from
+_S_ihooox = _St('>ih???x')
+_P_ihooox = _S_ihooox.pack
+_U_ihooox = _S_ihooox.unpack_from
 _S_iqqoo = _St('>iqq??')
 _P_iqqoo = _S_iqqoo.pack
 _U_iqqoo = _S_iqqoo.unpack_from
+_S_iqqooB = _St('>iqq??B')
+_P_iqqooB = _S_iqqooB.pack
+_U_iqqooB = _S_iqqooB.unpack_from
+_S_iqqoox = _St('>iqq??x')
+_P_iqqoox = _S_iqqoox.pack
+_U_iqqoox = _S_iqqoox.unpack_from
 
 
 def _d_BrokerHeartbeatRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(BrokerHeartbeatRequest)
-    o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down = _U_iqqoo(buf, pos)
+    o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down, n = _U_iqqooB(buf, pos)
     pos += 22
     o0.offline_log_dirs = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -134,12 +157,12 @@ def _d_BrokerHeartbeatRequest_v0(buf, pos):
 
 
 def _e_BrokerHeartbeatRequest_v0(o0, b, out):
-    b += _P_iqqoo(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_iqqoo(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iqqoox(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
     return b
 
 
@@ -168,12 +191,9 @@ def _dt_BrokerHeartbeatRequest_v1(o, buf, pos):
                 l1 = []
                 a1 = l1.append
                 for _ in range(n):
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid OfflineLogDirs')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    x1 = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
+                    h, l = _U_QQ(buf, pos)
+                    pos += 16
+                    x1 = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
                     a1(x1)
                 o.offline_log_dirs = l1
             if pos != tag_end:
@@ -190,10 +210,10 @@ def _dt_BrokerHeartbeatRequest_v1(o, buf, pos):
 def _d_BrokerHeartbeatRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(BrokerHeartbeatRequest)
-    o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down = _U_iqqoo(buf, pos)
+    o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down, n = _U_iqqooB(buf, pos)
     pos += 22
     o0.offline_log_dirs = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -202,33 +222,37 @@ def _d_BrokerHeartbeatRequest_v1(buf, pos):
 
 
 def _e_BrokerHeartbeatRequest_v1(o0, b, out):
-    b += _P_iqqoo(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
-    known0 = []
-    if o0.offline_log_dirs != []:
-        t0 = bytearray()
-        v1 = o0.offline_log_dirs
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for x1 in v1:
-            t0 += x1.int.to_bytes(16, 'big')
-        known0.append((0, t0))
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
+    x0_0 = o0.offline_log_dirs
+    if x0_0 == [] and not u0:
+        b += _P_iqqoox(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
     else:
-        b.append(0)
+        b += _P_iqqoo(o0.broker_id, o0.broker_epoch, o0.current_metadata_offset, o0.want_fence, o0.want_shut_down)
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
+            if k < 128:
+                t0.append(k)
+            else:
+                t0 += _uvarint(k)
+            for x1 in v1:
+                c = _UUID_BYTES.get(x1.int)
+                if c is None:
+                    c = _uuid_bytes(x1)
+                t0 += c
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
 def _d_BrokerHeartbeatResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(BrokerHeartbeatResponse)
-    o0.throttle_time_ms, o0.error_code, o0.is_caught_up, o0.is_fenced, o0.should_shut_down = _U_ihooo(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.is_caught_up, o0.is_fenced, o0.should_shut_down, n = _U_ihoooB(buf, pos)
     pos += 9
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -237,12 +261,12 @@ def _d_BrokerHeartbeatResponse_v0(buf, pos):
 
 
 def _e_BrokerHeartbeatResponse_v0(o0, b, out):
-    b += _P_ihooo(o0.throttle_time_ms, o0.error_code, o0.is_caught_up, o0.is_fenced, o0.should_shut_down)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihooo(o0.throttle_time_ms, o0.error_code, o0.is_caught_up, o0.is_fenced, o0.should_shut_down)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihooox(o0.throttle_time_ms, o0.error_code, o0.is_caught_up, o0.is_fenced, o0.should_shut_down)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -178,29 +186,64 @@ class BrokerRegistrationResponse(_Message):
 _S_Hh = _St('>Hh')
 _P_Hh = _S_Hh.pack
 _U_Hh = _S_Hh.unpack_from
+_S_HhB = _St('>HhB')
+_P_HhB = _S_HhB.pack
+_U_HhB = _S_HhB.unpack_from
+_S_Hhx = _St('>Hhx')
+_P_Hhx = _S_Hhx.pack
+_U_Hhx = _S_Hhx.unpack_from
+_S_QQ = _St('>QQ')
+_P_QQ = _S_QQ.pack
+_U_QQ = _S_QQ.unpack_from
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_hh = _St('>hh')
 _P_hh = _S_hh.pack
 _U_hh = _S_hh.unpack_from
+_S_hhB = _St('>hhB')
+_P_hhB = _S_hhB.pack
+_U_hhB = _S_hhB.unpack_from
+_S_hhx = _St('>hhx')
+_P_hhx = _S_hhx.pack
+_U_hhx = _S_hhx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ihq = _St('>ihq')
 _P_ihq = _S_ihq.pack
 _U_ihq = _S_ihq.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_ihqB = _St('>ihqB')
+_P_ihqB = _S_ihqB.pack
+_U_ihqB = _S_ihqB.unpack_from
+_S_ihqx = _St('>ihqx')
+_P_ihqx = _S_ihqx.pack
+_U_ihqx = _S_ihqx.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_BrokerRegistrationRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(BrokerRegistrationRequest)
-    o0.broker_id, = _U_i(buf, pos)
+    o0.broker_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -212,15 +255,14 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    e = pos + 16
-    if e > end:
-        raise _short('uuid IncarnationId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.incarnation_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    h0_0, l0_0, n = _U_QQB(buf, pos)
+    pos += 16
+    o0.incarnation_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -247,7 +289,10 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -261,11 +306,14 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.security_protocol = _U_Hh(buf, pos)
+            o1.port, o1.security_protocol, n = _U_HhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -299,11 +347,14 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+            o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -322,7 +373,10 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Rack')
-        o0.rack = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack = buf[pos:e].tobytes().decode()
         pos = e
     o0.is_migrating_zk_broker = False
     o0.log_dirs = []
@@ -338,14 +392,14 @@ def _d_BrokerRegistrationRequest_v0(buf, pos):
 def _e_BrokerRegistrationRequest_v0(o0, b, out):
     b += _P_i(o0.broker_id)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += o0.incarnation_id.int.to_bytes(16, 'big')
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
+    c = _UUID_BYTES.get(o0.incarnation_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.incarnation_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -354,27 +408,21 @@ def _e_BrokerRegistrationRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_Hh(o1.port, o1.security_protocol)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_Hh(o1.port, o1.security_protocol)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hhx(o1.port, o1.security_protocol)
     v0 = o0.features
     k = len(v0) + 1
     if k < 128:
@@ -383,30 +431,24 @@ def _e_BrokerRegistrationRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hh(o1.min_supported_version, o1.max_supported_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     v0 = o0.rack
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -418,9 +460,8 @@ def _e_BrokerRegistrationRequest_v0(o0, b, out):
 def _d_BrokerRegistrationRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(BrokerRegistrationRequest)
-    o0.broker_id, = _U_i(buf, pos)
+    o0.broker_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -432,15 +473,14 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    e = pos + 16
-    if e > end:
-        raise _short('uuid IncarnationId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.incarnation_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    h0_0, l0_0, n = _U_QQB(buf, pos)
+    pos += 16
+    o0.incarnation_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -467,7 +507,10 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -481,11 +524,14 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.security_protocol = _U_Hh(buf, pos)
+            o1.port, o1.security_protocol, n = _U_HhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -519,11 +565,14 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+            o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -542,13 +591,16 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Rack')
-        o0.rack = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack = buf[pos:e].tobytes().decode()
         pos = e
-    o0.is_migrating_zk_broker, = _U_o(buf, pos)
+    o0.is_migrating_zk_broker, n = _U_oB(buf, pos)
     pos += 1
     o0.log_dirs = []
     o0.previous_broker_epoch = -1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -559,14 +611,14 @@ def _d_BrokerRegistrationRequest_v1(buf, pos):
 def _e_BrokerRegistrationRequest_v1(o0, b, out):
     b += _P_i(o0.broker_id)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += o0.incarnation_id.int.to_bytes(16, 'big')
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
+    c = _UUID_BYTES.get(o0.incarnation_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.incarnation_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -575,27 +627,21 @@ def _e_BrokerRegistrationRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_Hh(o1.port, o1.security_protocol)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_Hh(o1.port, o1.security_protocol)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hhx(o1.port, o1.security_protocol)
     v0 = o0.features
     k = len(v0) + 1
     if k < 128:
@@ -604,45 +650,38 @@ def _e_BrokerRegistrationRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hh(o1.min_supported_version, o1.max_supported_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     v0 = o0.rack
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_o(o0.is_migrating_zk_broker)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.is_migrating_zk_broker else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.is_migrating_zk_broker)
     return b
 
 
 def _d_BrokerRegistrationRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(BrokerRegistrationRequest)
-    o0.broker_id, = _U_i(buf, pos)
+    o0.broker_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -654,15 +693,14 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    e = pos + 16
-    if e > end:
-        raise _short('uuid IncarnationId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.incarnation_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    h0_0, l0_0, n = _U_QQB(buf, pos)
+    pos += 16
+    o0.incarnation_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -689,7 +727,10 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -703,11 +744,14 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.security_protocol = _U_Hh(buf, pos)
+            o1.port, o1.security_protocol, n = _U_HhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -741,11 +785,14 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+            o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -764,11 +811,13 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Rack')
-        o0.rack = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack = buf[pos:e].tobytes().decode()
         pos = e
-    o0.is_migrating_zk_broker, = _U_o(buf, pos)
+    o0.is_migrating_zk_broker, n = _U_oB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -782,12 +831,9 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
         l0 = []
         a0 = l0.append
         for _ in range(n):
-            e = pos + 16
-            if e > end:
-                raise _short('uuid LogDirs')
-            i = _from_bytes(buf[pos:e], 'big')
-            x0 = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
+            h, l = _U_QQ(buf, pos)
+            pos += 16
+            x0 = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
             a0(x0)
         o0.log_dirs = l0
     o0.previous_broker_epoch = -1
@@ -802,14 +848,14 @@ def _d_BrokerRegistrationRequest_v2(buf, pos):
 def _e_BrokerRegistrationRequest_v2(o0, b, out):
     b += _P_i(o0.broker_id)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += o0.incarnation_id.int.to_bytes(16, 'big')
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
+    c = _UUID_BYTES.get(o0.incarnation_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.incarnation_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -818,27 +864,21 @@ def _e_BrokerRegistrationRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_Hh(o1.port, o1.security_protocol)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_Hh(o1.port, o1.security_protocol)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hhx(o1.port, o1.security_protocol)
     v0 = o0.features
     k = len(v0) + 1
     if k < 128:
@@ -847,31 +887,25 @@ def _e_BrokerRegistrationRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hh(o1.min_supported_version, o1.max_supported_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     v0 = o0.rack
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_o(o0.is_migrating_zk_broker)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
+    b.append(1 if o0.is_migrating_zk_broker else 0)
     v0 = o0.log_dirs
     k = len(v0) + 1
     if k < 128:
@@ -879,7 +913,10 @@ def _e_BrokerRegistrationRequest_v2(o0, b, out):
     else:
         b += _uvarint(k)
     for x0 in v0:
-        b += x0.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(x0.int)
+        if c is None:
+            c = _uuid_bytes(x0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -891,9 +928,8 @@ def _e_BrokerRegistrationRequest_v2(o0, b, out):
 def _d_BrokerRegistrationRequest_v3(buf, pos):
     end = len(buf)
     o0 = _new(BrokerRegistrationRequest)
-    o0.broker_id, = _U_i(buf, pos)
+    o0.broker_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -905,15 +941,14 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    e = pos + 16
-    if e > end:
-        raise _short('uuid IncarnationId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.incarnation_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    h0_0, l0_0, n = _U_QQB(buf, pos)
+    pos += 16
+    o0.incarnation_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -940,7 +975,10 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -954,11 +992,14 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.security_protocol = _U_Hh(buf, pos)
+            o1.port, o1.security_protocol, n = _U_HhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -992,11 +1033,14 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+            o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1015,11 +1059,13 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Rack')
-        o0.rack = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack = buf[pos:e].tobytes().decode()
         pos = e
-    o0.is_migrating_zk_broker, = _U_o(buf, pos)
+    o0.is_migrating_zk_broker, n = _U_oB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1033,17 +1079,14 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
         l0 = []
         a0 = l0.append
         for _ in range(n):
-            e = pos + 16
-            if e > end:
-                raise _short('uuid LogDirs')
-            i = _from_bytes(buf[pos:e], 'big')
-            x0 = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
+            h, l = _U_QQ(buf, pos)
+            pos += 16
+            x0 = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
             a0(x0)
         o0.log_dirs = l0
-    o0.previous_broker_epoch, = _U_q(buf, pos)
+    o0.previous_broker_epoch, n = _U_qB(buf, pos)
     pos += 8
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1054,14 +1097,14 @@ def _d_BrokerRegistrationRequest_v3(buf, pos):
 def _e_BrokerRegistrationRequest_v3(o0, b, out):
     b += _P_i(o0.broker_id)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += o0.incarnation_id.int.to_bytes(16, 'big')
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
+    c = _UUID_BYTES.get(o0.incarnation_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.incarnation_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -1070,27 +1113,21 @@ def _e_BrokerRegistrationRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_Hh(o1.port, o1.security_protocol)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_Hh(o1.port, o1.security_protocol)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hhx(o1.port, o1.security_protocol)
     v0 = o0.features
     k = len(v0) + 1
     if k < 128:
@@ -1099,31 +1136,25 @@ def _e_BrokerRegistrationRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hh(o1.min_supported_version, o1.max_supported_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     v0 = o0.rack
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_o(o0.is_migrating_zk_broker)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
+    b.append(1 if o0.is_migrating_zk_broker else 0)
     v0 = o0.log_dirs
     k = len(v0) + 1
     if k < 128:
@@ -1131,22 +1162,25 @@ def _e_BrokerRegistrationRequest_v3(o0, b, out):
     else:
         b += _uvarint(k)
     for x0 in v0:
-        b += x0.int.to_bytes(16, 'big')
-    b += _P_q(o0.previous_broker_epoch)
+        c = _UUID_BYTES.get(x0.int)
+        if c is None:
+            c = _uuid_bytes(x0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.previous_broker_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.previous_broker_epoch)
     return b
 
 
 def _d_BrokerRegistrationResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(BrokerRegistrationResponse)
-    o0.throttle_time_ms, o0.error_code, o0.broker_epoch = _U_ihq(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.broker_epoch, n = _U_ihqB(buf, pos)
     pos += 14
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1155,12 +1189,12 @@ def _d_BrokerRegistrationResponse_v0(buf, pos):
 
 
 def _e_BrokerRegistrationResponse_v0(o0, b, out):
-    b += _P_ihq(o0.throttle_time_ms, o0.error_code, o0.broker_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihq(o0.throttle_time_ms, o0.error_code, o0.broker_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihqx(o0.throttle_time_ms, o0.error_code, o0.broker_epoch)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ConsumerGroupHeartbeatRequest_TopicPartitions(_Struct):
     """Struct TopicPartitions of ConsumerGroupHeartbeatRequest."""
@@ -206,12 +215,21 @@ class ConsumerGroupHeartbeatResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
@@ -232,7 +250,10 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -246,11 +267,13 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.member_epoch, = _U_i(buf, pos)
+    o0.member_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -262,7 +285,10 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string InstanceId')
-        o0.instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -276,11 +302,13 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.rebalance_timeout_ms, = _U_i(buf, pos)
+    o0.rebalance_timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -306,7 +334,10 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string SubscribedTopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.subscribed_topic_names = l0
@@ -322,7 +353,10 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ServerAssignor')
-        o0.server_assignor = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.server_assignor = _US[n](buf, pos)[0].decode()
+        else:
+            o0.server_assignor = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -339,13 +373,9 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupHeartbeatRequest_TopicPartitions)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -356,7 +386,10 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -376,44 +409,32 @@ def _d_ConsumerGroupHeartbeatRequest_v0(buf, pos):
 
 def _e_ConsumerGroupHeartbeatRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.member_epoch)
     v0 = o0.instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.rack_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.rebalance_timeout_ms)
     v0 = o0.subscribed_topic_names
     if v0 is None:
@@ -426,24 +447,18 @@ def _e_ConsumerGroupHeartbeatRequest_v0(o0, b, out):
             b += _uvarint(k)
         for x0 in v0:
             v1 = x0
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
     v0 = o0.server_assignor
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topic_partitions
     if v0 is None:
         b.append(0)
@@ -454,14 +469,20 @@ def _e_ConsumerGroupHeartbeatRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o1 in v0:
-            b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o1.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o1.topic_id)
+            b += c
             v1 = o1.partitions
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -490,7 +511,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -504,11 +528,13 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.member_epoch, = _U_i(buf, pos)
+    o0.member_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -520,7 +546,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string InstanceId')
-        o0.instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -534,11 +563,13 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.rebalance_timeout_ms, = _U_i(buf, pos)
+    o0.rebalance_timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -564,7 +595,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string SubscribedTopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.subscribed_topic_names = l0
@@ -580,7 +614,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string SubscribedTopicRegex')
-        o0.subscribed_topic_regex = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.subscribed_topic_regex = _US[n](buf, pos)[0].decode()
+        else:
+            o0.subscribed_topic_regex = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -594,7 +631,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ServerAssignor')
-        o0.server_assignor = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.server_assignor = _US[n](buf, pos)[0].decode()
+        else:
+            o0.server_assignor = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -611,13 +651,9 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupHeartbeatRequest_TopicPartitions)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -628,7 +664,10 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -647,44 +686,32 @@ def _d_ConsumerGroupHeartbeatRequest_v1(buf, pos):
 
 def _e_ConsumerGroupHeartbeatRequest_v1(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.member_epoch)
     v0 = o0.instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.rack_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.rebalance_timeout_ms)
     v0 = o0.subscribed_topic_names
     if v0 is None:
@@ -697,35 +724,26 @@ def _e_ConsumerGroupHeartbeatRequest_v1(o0, b, out):
             b += _uvarint(k)
         for x0 in v0:
             v1 = x0
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
     v0 = o0.subscribed_topic_regex
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.server_assignor
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topic_partitions
     if v0 is None:
         b.append(0)
@@ -736,14 +754,20 @@ def _e_ConsumerGroupHeartbeatRequest_v1(o0, b, out):
         else:
             b += _uvarint(k)
         for o1 in v0:
-            b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o1.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o1.topic_id)
+            b += c
             v1 = o1.partitions
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -760,9 +784,8 @@ def _e_ConsumerGroupHeartbeatRequest_v1(o0, b, out):
 def _d_ConsumerGroupHeartbeatResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ConsumerGroupHeartbeatResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -774,7 +797,10 @@ def _d_ConsumerGroupHeartbeatResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -788,7 +814,10 @@ def _d_ConsumerGroupHeartbeatResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.member_epoch, o0.heartbeat_interval_ms = _U_ii(buf, pos)
     pos += 8
@@ -813,13 +842,9 @@ def _d_ConsumerGroupHeartbeatResponse_v0(buf, pos):
             a1 = l1.append
             for _ in range(n):
                 o2 = _new(ConsumerGroupHeartbeatResponse_TopicPartitions)
-                e = pos + 16
-                if e > end:
-                    raise _short('uuid TopicId')
-                i = _from_bytes(buf[pos:e], 'big')
-                o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                pos = e
-                n = buf[pos]
+                h2_0, l2_0, n = _U_QQB(buf, pos)
+                pos += 16
+                o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                 if n < 128:
                     pos += 1
                 else:
@@ -830,7 +855,10 @@ def _d_ConsumerGroupHeartbeatResponse_v0(buf, pos):
                 else:
                     if n > end - pos:
                         raise _short('array Partitions')
-                    o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                    if n < _ARRAY_FAST:
+                        o2.partitions = list(_UA_i[n](buf, pos))
+                    else:
+                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                     pos += 4 * n
                 if buf[pos] == 0:
                     pos += 1
@@ -859,24 +887,18 @@ def _e_ConsumerGroupHeartbeatResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.member_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_ii(o0.member_epoch, o0.heartbeat_interval_ms)
     o1 = o0.assignment
     if o1 is None:
@@ -890,14 +912,20 @@ def _e_ConsumerGroupHeartbeatResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += o2.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o2.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.topic_id)
+            b += c
             v2 = o2.partitions
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -119,12 +127,27 @@ class ControlledShutdownResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_ControlledShutdownRequest_v0(buf, pos):
@@ -159,9 +182,9 @@ def _e_ControlledShutdownRequest_v2(o0, b, out):
 def _d_ControlledShutdownRequest_v3(buf, pos):
     end = len(buf)
     o0 = _new(ControlledShutdownRequest)
-    o0.broker_id, o0.broker_epoch = _U_iq(buf, pos)
+    o0.broker_id, o0.broker_epoch, n = _U_iqB(buf, pos)
     pos += 12
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -170,12 +193,12 @@ def _d_ControlledShutdownRequest_v3(buf, pos):
 
 
 def _e_ControlledShutdownRequest_v3(o0, b, out):
-    b += _P_iq(o0.broker_id, o0.broker_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_iq(o0.broker_id, o0.broker_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iqx(o0.broker_id, o0.broker_epoch)
     return b
 
 
@@ -203,7 +226,10 @@ def _d_ControlledShutdownResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, = _U_i(buf, pos)
             pos += 4
@@ -220,9 +246,10 @@ def _e_ControlledShutdownResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.partition_index)
     return b
 
@@ -230,9 +257,8 @@ def _e_ControlledShutdownResponse_v0(o0, b, out):
 def _d_ControlledShutdownResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(ControlledShutdownResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -259,11 +285,14 @@ def _d_ControlledShutdownResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.partition_index, = _U_i(buf, pos)
+            o1.partition_index, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -288,19 +317,16 @@ def _e_ControlledShutdownResponse_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.partition_index)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.partition_index)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.partition_index)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

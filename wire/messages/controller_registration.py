@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -166,34 +174,41 @@ class ControllerRegistrationResponse(_Message):
 _S_Hh = _St('>Hh')
 _P_Hh = _S_Hh.pack
 _U_Hh = _S_Hh.unpack_from
+_S_HhB = _St('>HhB')
+_P_HhB = _S_HhB.pack
+_U_HhB = _S_HhB.unpack_from
+_S_Hhx = _St('>Hhx')
+_P_Hhx = _S_Hhx.pack
+_U_Hhx = _S_Hhx.unpack_from
 _S_hh = _St('>hh')
 _P_hh = _S_hh.pack
 _U_hh = _S_hh.unpack_from
+_S_hhB = _St('>hhB')
+_P_hhB = _S_hhB.pack
+_U_hhB = _S_hhB.unpack_from
+_S_hhx = _St('>hhx')
+_P_hhx = _S_hhx.pack
+_U_hhx = _S_hhx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iQQoB = _St('>iQQ?B')
+_P_iQQoB = _S_iQQoB.pack
+_U_iQQoB = _S_iQQoB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_ControllerRegistrationRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(ControllerRegistrationRequest)
-    o0.controller_id, = _U_i(buf, pos)
-    pos += 4
-    e = pos + 16
-    if e > end:
-        raise _short('uuid IncarnationId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.incarnation_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    o0.zk_migration_ready, = _U_o(buf, pos)
-    pos += 1
-    n = buf[pos]
+    o0.controller_id, h0_1, l0_1, o0.zk_migration_ready, n = _U_iQQoB(buf, pos)
+    pos += 21
+    o0.incarnation_id = _uuid_from_int((h0_1 << 64) | l0_1) if h0_1 or l0_1 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -220,7 +235,10 @@ def _d_ControllerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -234,11 +252,14 @@ def _d_ControllerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.security_protocol = _U_Hh(buf, pos)
+            o1.port, o1.security_protocol, n = _U_HhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -272,11 +293,14 @@ def _d_ControllerRegistrationRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+            o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -293,8 +317,11 @@ def _d_ControllerRegistrationRequest_v0(buf, pos):
 
 def _e_ControllerRegistrationRequest_v0(o0, b, out):
     b += _P_i(o0.controller_id)
-    b += o0.incarnation_id.int.to_bytes(16, 'big')
-    b += _P_o(o0.zk_migration_ready)
+    c = _UUID_BYTES.get(o0.incarnation_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.incarnation_id)
+    b += c
+    b.append(1 if o0.zk_migration_ready else 0)
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -303,27 +330,21 @@ def _e_ControllerRegistrationRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_Hh(o1.port, o1.security_protocol)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_Hh(o1.port, o1.security_protocol)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hhx(o1.port, o1.security_protocol)
     v0 = o0.features
     k = len(v0) + 1
     if k < 128:
@@ -332,19 +353,16 @@ def _e_ControllerRegistrationRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hh(o1.min_supported_version, o1.max_supported_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -356,9 +374,8 @@ def _e_ControllerRegistrationRequest_v0(o0, b, out):
 def _d_ControllerRegistrationResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ControllerRegistrationResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -370,7 +387,10 @@ def _d_ControllerRegistrationResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -386,13 +406,10 @@ def _e_ControllerRegistrationResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -157,15 +165,30 @@ class CreateAclsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_bb = _St('>bb')
 _P_bb = _S_bb.pack
 _U_bb = _S_bb.unpack_from
+_S_bbB = _St('>bbB')
+_P_bbB = _S_bbB.pack
+_U_bbB = _S_bbB.unpack_from
+_S_bbx = _St('>bbx')
+_P_bbx = _S_bbx.pack
+_U_bbx = _S_bbx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 
 
 def _d_CreateAclsRequest_v0(buf, pos):
@@ -192,7 +215,10 @@ def _d_CreateAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -202,7 +228,10 @@ def _d_CreateAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Principal')
-                o1.principal = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -212,7 +241,10 @@ def _d_CreateAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.operation, o1.permission_type = _U_bb(buf, pos)
             pos += 2
@@ -230,17 +262,20 @@ def _e_CreateAclsRequest_v0(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.principal
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_bb(o1.operation, o1.permission_type)
     return b
 
@@ -269,7 +304,10 @@ def _d_CreateAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_pattern_type, = _U_b(buf, pos)
             pos += 1
@@ -281,7 +319,10 @@ def _d_CreateAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Principal')
-                o1.principal = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -291,7 +332,10 @@ def _d_CreateAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.operation, o1.permission_type = _U_bb(buf, pos)
             pos += 2
@@ -308,18 +352,21 @@ def _e_CreateAclsRequest_v1(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_b(o1.resource_pattern_type)
         v1 = o1.principal
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_bb(o1.operation, o1.permission_type)
     return b
 
@@ -342,9 +389,8 @@ def _d_CreateAclsRequest_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(CreateAclsRequest_AclCreation)
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -356,11 +402,13 @@ def _d_CreateAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.resource_pattern_type, = _U_b(buf, pos)
+            o1.resource_pattern_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -372,7 +420,10 @@ def _d_CreateAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Principal')
-                o1.principal = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -386,11 +437,14 @@ def _d_CreateAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.operation, o1.permission_type = _U_bb(buf, pos)
+            o1.operation, o1.permission_type, n = _U_bbB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -415,36 +469,27 @@ def _e_CreateAclsRequest_v2(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_b(o1.resource_pattern_type)
         v1 = o1.principal
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_bb(o1.operation, o1.permission_type)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_bb(o1.operation, o1.permission_type)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_bbx(o1.operation, o1.permission_type)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -479,7 +524,10 @@ def _d_CreateAclsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -498,18 +546,18 @@ def _e_CreateAclsResponse_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
 def _d_CreateAclsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(CreateAclsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -524,9 +572,8 @@ def _d_CreateAclsResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(CreateAclsResponse_AclCreationResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -538,7 +585,10 @@ def _d_CreateAclsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -569,13 +619,10 @@ def _e_CreateAclsResponse_v2(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -152,15 +160,33 @@ class CreateDelegationTokenResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
 _S_qqq = _St('>qqq')
 _P_qqq = _S_qqq.pack
 _U_qqq = _S_qqq.unpack_from
+_S_qqqB = _St('>qqqB')
+_P_qqqB = _S_qqqB.pack
+_U_qqqB = _S_qqqB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_CreateDelegationTokenRequest_v0(buf, pos):
@@ -185,7 +211,10 @@ def _d_CreateDelegationTokenRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -195,7 +224,10 @@ def _d_CreateDelegationTokenRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -213,13 +245,15 @@ def _e_CreateDelegationTokenRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     b += _P_q(o0.max_lifetime_ms)
     return b
 
@@ -254,7 +288,10 @@ def _d_CreateDelegationTokenRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -268,7 +305,10 @@ def _d_CreateDelegationTokenRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -277,11 +317,11 @@ def _d_CreateDelegationTokenRequest_v2(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.renewers = l0
-    o0.max_lifetime_ms, = _U_q(buf, pos)
+    o0.max_lifetime_ms, n = _U_qB(buf, pos)
     pos += 8
     o0.owner_principal_type = ''
     o0.owner_principal_name = ''
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -298,32 +338,26 @@ def _e_CreateDelegationTokenRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_q(o0.max_lifetime_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.max_lifetime_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.max_lifetime_ms)
     return b
 
 
@@ -342,7 +376,10 @@ def _d_CreateDelegationTokenRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string OwnerPrincipalType')
-        o0.owner_principal_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.owner_principal_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.owner_principal_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -356,7 +393,10 @@ def _d_CreateDelegationTokenRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string OwnerPrincipalName')
-        o0.owner_principal_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.owner_principal_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.owner_principal_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -385,7 +425,10 @@ def _d_CreateDelegationTokenRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -399,7 +442,10 @@ def _d_CreateDelegationTokenRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -408,9 +454,9 @@ def _d_CreateDelegationTokenRequest_v3(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.renewers = l0
-    o0.max_lifetime_ms, = _U_q(buf, pos)
+    o0.max_lifetime_ms, n = _U_qB(buf, pos)
     pos += 8
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -423,24 +469,18 @@ def _e_CreateDelegationTokenRequest_v3(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.owner_principal_name
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.renewers
     k = len(v0) + 1
     if k < 128:
@@ -449,32 +489,26 @@ def _e_CreateDelegationTokenRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_q(o0.max_lifetime_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.max_lifetime_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.max_lifetime_ms)
     return b
 
 
@@ -491,7 +525,10 @@ def _d_CreateDelegationTokenResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalType')
-        o0.principal_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_type = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -501,7 +538,10 @@ def _d_CreateDelegationTokenResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalName')
-        o0.principal_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_name = buf[pos:e].tobytes().decode()
         pos = e
     o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms = _U_qqq(buf, pos)
     pos += 24
@@ -513,7 +553,10 @@ def _d_CreateDelegationTokenResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TokenId')
-        o0.token_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.token_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.token_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -536,18 +579,21 @@ def _d_CreateDelegationTokenResponse_v0(buf, pos):
 def _e_CreateDelegationTokenResponse_v0(o0, b, out):
     b += _P_h(o0.error_code)
     v0 = o0.principal_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.principal_name
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qqq(o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms)
     v0 = o0.token_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.hmac
     b += _P_i(_nbytes(v0))
     b += v0
@@ -558,9 +604,8 @@ def _e_CreateDelegationTokenResponse_v0(o0, b, out):
 def _d_CreateDelegationTokenResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(CreateDelegationTokenResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -572,7 +617,10 @@ def _d_CreateDelegationTokenResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalType')
-        o0.principal_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -586,11 +634,13 @@ def _d_CreateDelegationTokenResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalName')
-        o0.principal_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_name = buf[pos:e].tobytes().decode()
         pos = e
-    o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms = _U_qqq(buf, pos)
+    o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms, n = _U_qqqB(buf, pos)
     pos += 24
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -602,7 +652,10 @@ def _d_CreateDelegationTokenResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TokenId')
-        o0.token_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.token_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.token_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -618,11 +671,11 @@ def _d_CreateDelegationTokenResponse_v2(buf, pos):
             raise _short('bytes Hmac')
         o0.hmac = buf[pos:e]
         pos = e
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.token_requester_principal_type = ''
     o0.token_requester_principal_name = ''
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -633,30 +686,21 @@ def _d_CreateDelegationTokenResponse_v2(buf, pos):
 def _e_CreateDelegationTokenResponse_v2(o0, b, out):
     b += _P_h(o0.error_code)
     v0 = o0.principal_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.principal_name
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_qqq(o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms)
     v0 = o0.token_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.hmac
     k = _nbytes(v0) + 1
     if k < 128:
@@ -664,21 +708,20 @@ def _e_CreateDelegationTokenResponse_v2(o0, b, out):
     else:
         b += _uvarint(k)
     b += v0
-    b += _P_i(o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.throttle_time_ms)
     return b
 
 
 def _d_CreateDelegationTokenResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(CreateDelegationTokenResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -690,7 +733,10 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalType')
-        o0.principal_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -704,7 +750,10 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalName')
-        o0.principal_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -718,7 +767,10 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TokenRequesterPrincipalType')
-        o0.token_requester_principal_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.token_requester_principal_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.token_requester_principal_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -732,11 +784,13 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TokenRequesterPrincipalName')
-        o0.token_requester_principal_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.token_requester_principal_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.token_requester_principal_name = buf[pos:e].tobytes().decode()
         pos = e
-    o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms = _U_qqq(buf, pos)
+    o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms, n = _U_qqqB(buf, pos)
     pos += 24
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -748,7 +802,10 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TokenId')
-        o0.token_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.token_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.token_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -764,9 +821,9 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
             raise _short('bytes Hmac')
         o0.hmac = buf[pos:e]
         pos = e
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -777,46 +834,31 @@ def _d_CreateDelegationTokenResponse_v3(buf, pos):
 def _e_CreateDelegationTokenResponse_v3(o0, b, out):
     b += _P_h(o0.error_code)
     v0 = o0.principal_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.principal_name
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.token_requester_principal_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.token_requester_principal_name
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_qqq(o0.issue_timestamp_ms, o0.expiry_timestamp_ms, o0.max_timestamp_ms)
     v0 = o0.token_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.hmac
     k = _nbytes(v0) + 1
     if k < 128:
@@ -824,12 +866,12 @@ def _e_CreateDelegationTokenResponse_v3(o0, b, out):
     else:
         b += _uvarint(k)
     b += v0
-    b += _P_i(o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.throttle_time_ms)
     return b
 
 

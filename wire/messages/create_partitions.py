@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class CreatePartitionsRequest_CreatePartitionsTopic(_Struct):
     """Struct CreatePartitionsTopic of CreatePartitionsRequest."""
@@ -179,12 +188,24 @@ class CreatePartitionsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_io = _St('>i?')
 _P_io = _S_io.pack
 _U_io = _S_io.unpack_from
+_S_ioB = _St('>i?B')
+_P_ioB = _S_ioB.pack
+_U_ioB = _S_ioB.unpack_from
+_S_iox = _St('>i?x')
+_P_iox = _S_iox.pack
+_U_iox = _S_iox.unpack_from
 
 
 def _d_CreatePartitionsRequest_v0(buf, pos):
@@ -209,7 +230,10 @@ def _d_CreatePartitionsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.count, = _U_i(buf, pos)
             pos += 4
@@ -231,7 +255,10 @@ def _d_CreatePartitionsRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array BrokerIds')
-                        o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.broker_ids = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -250,9 +277,10 @@ def _e_CreatePartitionsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.count)
         v1 = o1.assignments
         if v1 is None:
@@ -261,8 +289,15 @@ def _e_CreatePartitionsRequest_v0(o0, b, out):
             b += _P_i(len(v1))
             for o2 in v1:
                 v2 = o2.broker_ids
-                b += _P_i(len(v2))
-                b += _A_i[len(v2)].pack(*v2)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x00\x00\x00\x00'
+                elif n < _ARRAY_FAST:
+                    b += _P_i(n)
+                    b += _PA_i[n](*v2)
+                else:
+                    b += _P_i(n)
+                    b += _A_i[n].pack(*v2)
     b += _P_io(o0.timeout_ms, o0.validate_only)
     return b
 
@@ -297,11 +332,13 @@ def _d_CreatePartitionsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.count, = _U_i(buf, pos)
+            o1.count, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -327,7 +364,10 @@ def _d_CreatePartitionsRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array BrokerIds')
-                        o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.broker_ids = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -343,9 +383,9 @@ def _d_CreatePartitionsRequest_v2(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.timeout_ms, o0.validate_only = _U_io(buf, pos)
+    o0.timeout_ms, o0.validate_only, n = _U_ioB(buf, pos)
     pos += 5
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -362,13 +402,10 @@ def _e_CreatePartitionsRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.count)
         v1 = o1.assignments
         if v1 is None:
@@ -381,12 +418,15 @@ def _e_CreatePartitionsRequest_v2(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.broker_ids
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
                 u2 = o2.unknown_tagged_fields
                 if u2:
                     _put_tags(b, (), u2)
@@ -397,12 +437,12 @@ def _e_CreatePartitionsRequest_v2(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_io(o0.timeout_ms, o0.validate_only)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_io(o0.timeout_ms, o0.validate_only)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iox(o0.timeout_ms, o0.validate_only)
     return b
 
 
@@ -430,7 +470,10 @@ def _d_CreatePartitionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -442,7 +485,10 @@ def _d_CreatePartitionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -457,26 +503,27 @@ def _e_CreatePartitionsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
 def _d_CreatePartitionsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(CreatePartitionsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -503,11 +550,13 @@ def _d_CreatePartitionsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -519,7 +568,10 @@ def _d_CreatePartitionsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -546,25 +598,19 @@ def _e_CreatePartitionsResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class CreateTopicsRequest_CreatableTopic(_Struct):
     """Struct CreatableTopic of CreateTopicsRequest."""
@@ -261,21 +270,45 @@ class CreateTopicsResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQhB = _St('>QQhB')
+_P_QQhB = _S_QQhB.pack
+_U_QQhB = _S_QQhB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_io = _St('>i?')
 _P_io = _S_io.pack
 _U_io = _S_io.unpack_from
+_S_ioB = _St('>i?B')
+_P_ioB = _S_ioB.pack
+_U_ioB = _S_ioB.unpack_from
+_S_iox = _St('>i?x')
+_P_iox = _S_iox.pack
+_U_iox = _S_iox.unpack_from
 _S_obo = _St('>?b?')
 _P_obo = _S_obo.pack
 _U_obo = _S_obo.unpack_from
+_S_oboB = _St('>?b?B')
+_P_oboB = _S_oboB.pack
+_U_oboB = _S_oboB.unpack_from
+_S_obox = _St('>?b?x')
+_P_obox = _S_obox.pack
+_U_obox = _S_obox.unpack_from
 
 
 def _d_CreateTopicsRequest_v0(buf, pos):
@@ -300,7 +333,10 @@ def _d_CreateTopicsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.num_partitions, o1.replication_factor = _U_ih(buf, pos)
             pos += 6
@@ -324,7 +360,10 @@ def _d_CreateTopicsRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array BrokerIds')
-                        o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.broker_ids = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -348,7 +387,10 @@ def _d_CreateTopicsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -358,7 +400,10 @@ def _d_CreateTopicsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -378,31 +423,41 @@ def _e_CreateTopicsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ih(o1.num_partitions, o1.replication_factor)
         v1 = o1.assignments
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_i(o2.partition_index)
             v2 = o2.broker_ids
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     b += _P_i(o0.timeout_ms)
     return b
 
@@ -429,7 +484,10 @@ def _d_CreateTopicsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.num_partitions, o1.replication_factor = _U_ih(buf, pos)
             pos += 6
@@ -453,7 +511,10 @@ def _d_CreateTopicsRequest_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array BrokerIds')
-                        o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.broker_ids = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -477,7 +538,10 @@ def _d_CreateTopicsRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -487,7 +551,10 @@ def _d_CreateTopicsRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -506,31 +573,41 @@ def _e_CreateTopicsRequest_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ih(o1.num_partitions, o1.replication_factor)
         v1 = o1.assignments
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_i(o2.partition_index)
             v2 = o2.broker_ids
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     b += _P_io(o0.timeout_ms, o0.validate_only)
     return b
 
@@ -565,11 +642,13 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.num_partitions, o1.replication_factor = _U_ih(buf, pos)
+            o1.num_partitions, o1.replication_factor, n = _U_ihB(buf, pos)
             pos += 6
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -584,9 +663,8 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(CreateTopicsRequest_CreatableReplicaAssignment)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -597,7 +675,10 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array BrokerIds')
-                        o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.broker_ids = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.broker_ids = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -633,7 +714,10 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -647,7 +731,10 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -663,9 +750,9 @@ def _d_CreateTopicsRequest_v5(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.timeout_ms, o0.validate_only = _U_io(buf, pos)
+    o0.timeout_ms, o0.validate_only, n = _U_ioB(buf, pos)
     pos += 5
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -682,13 +769,10 @@ def _e_CreateTopicsRequest_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_ih(o1.num_partitions, o1.replication_factor)
         v1 = o1.assignments
         k = len(v1) + 1
@@ -699,12 +783,15 @@ def _e_CreateTopicsRequest_v5(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.partition_index)
             v2 = o2.broker_ids
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -718,24 +805,18 @@ def _e_CreateTopicsRequest_v5(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -746,12 +827,12 @@ def _e_CreateTopicsRequest_v5(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_io(o0.timeout_ms, o0.validate_only)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_io(o0.timeout_ms, o0.validate_only)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iox(o0.timeout_ms, o0.validate_only)
     return b
 
 
@@ -777,7 +858,10 @@ def _d_CreateTopicsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -800,9 +884,10 @@ def _e_CreateTopicsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
     return b
 
@@ -829,7 +914,10 @@ def _d_CreateTopicsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -841,7 +929,10 @@ def _d_CreateTopicsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.topic_config_error_code = 0
@@ -861,17 +952,19 @@ def _e_CreateTopicsResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -899,7 +992,10 @@ def _d_CreateTopicsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -911,7 +1007,10 @@ def _d_CreateTopicsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.topic_config_error_code = 0
@@ -931,17 +1030,19 @@ def _e_CreateTopicsResponse_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -972,9 +1073,8 @@ def _dt_CreateTopicsResponse_CreatableTopicResult_v5(o, buf, pos):
 def _d_CreateTopicsResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(CreateTopicsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1001,11 +1101,13 @@ def _d_CreateTopicsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1017,11 +1119,13 @@ def _d_CreateTopicsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.num_partitions, o1.replication_factor = _U_ih(buf, pos)
+            o1.num_partitions, o1.replication_factor, n = _U_ihB(buf, pos)
             pos += 6
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1048,7 +1152,10 @@ def _d_CreateTopicsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1062,11 +1169,14 @@ def _d_CreateTopicsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.read_only, o2.config_source, o2.is_sensitive = _U_obo(buf, pos)
+                    o2.read_only, o2.config_source, o2.is_sensitive, n = _U_oboB(buf, pos)
                     pos += 3
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1100,25 +1210,19 @@ def _e_CreateTopicsResponse_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_ih(o1.num_partitions, o1.replication_factor)
         v1 = o1.configs
         if v1 is None:
@@ -1131,40 +1235,35 @@ def _e_CreateTopicsResponse_v5(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.name
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 v2 = o2.value
                 if v2 is None:
                     b.append(0)
                 else:
-                    v2 = v2.encode()
-                    k = len(v2) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v2
-                b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    b += c
                 u2 = o2.unknown_tagged_fields
                 if u2:
+                    b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
                     _put_tags(b, (), u2)
                 else:
-                    b.append(0)
-        known1 = []
-        if o1.topic_config_error_code != 0:
-            t1 = bytearray()
-            t1 += _P_h(o1.topic_config_error_code)
-            known1.append((0, t1))
+                    b += _P_obox(o2.read_only, o2.config_source, o2.is_sensitive)
         u1 = o1.unknown_tagged_fields
-        if known1 or u1:
-            _put_tags(b, known1, u1)
-        else:
+        x1_0 = o1.topic_config_error_code
+        if x1_0 == 0 and not u1:
             b.append(0)
+        else:
+            known1 = []
+            if not x1_0 == 0:
+                t1 = bytearray()
+                t1 += _P_h(x1_0)
+                known1.append((0, t1))
+            _put_tags(b, known1, u1)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1176,9 +1275,8 @@ def _e_CreateTopicsResponse_v5(o0, b, out):
 def _d_CreateTopicsResponse_v7(buf, pos):
     end = len(buf)
     o0 = _new(CreateTopicsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1205,17 +1303,14 @@ def _d_CreateTopicsResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.error_code, = _U_h(buf, pos)
-            pos += 2
-            n = buf[pos]
+            h1_0, l1_0, o1.error_code, n = _U_QQhB(buf, pos)
+            pos += 18
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1227,11 +1322,13 @@ def _d_CreateTopicsResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.num_partitions, o1.replication_factor = _U_ih(buf, pos)
+            o1.num_partitions, o1.replication_factor, n = _U_ihB(buf, pos)
             pos += 6
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1258,7 +1355,10 @@ def _d_CreateTopicsResponse_v7(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1272,11 +1372,14 @@ def _d_CreateTopicsResponse_v7(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.read_only, o2.config_source, o2.is_sensitive = _U_obo(buf, pos)
+                    o2.read_only, o2.config_source, o2.is_sensitive, n = _U_oboB(buf, pos)
                     pos += 3
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1309,26 +1412,23 @@ def _e_CreateTopicsResponse_v7(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_ih(o1.num_partitions, o1.replication_factor)
         v1 = o1.configs
         if v1 is None:
@@ -1341,40 +1441,35 @@ def _e_CreateTopicsResponse_v7(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.name
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 v2 = o2.value
                 if v2 is None:
                     b.append(0)
                 else:
-                    v2 = v2.encode()
-                    k = len(v2) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v2
-                b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    b += c
                 u2 = o2.unknown_tagged_fields
                 if u2:
+                    b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
                     _put_tags(b, (), u2)
                 else:
-                    b.append(0)
-        known1 = []
-        if o1.topic_config_error_code != 0:
-            t1 = bytearray()
-            t1 += _P_h(o1.topic_config_error_code)
-            known1.append((0, t1))
+                    b += _P_obox(o2.read_only, o2.config_source, o2.is_sensitive)
         u1 = o1.unknown_tagged_fields
-        if known1 or u1:
-            _put_tags(b, known1, u1)
-        else:
+        x1_0 = o1.topic_config_error_code
+        if x1_0 == 0 and not u1:
             b.append(0)
+        else:
+            known1 = []
+            if not x1_0 == 0:
+                t1 = bytearray()
+                t1 += _P_h(x1_0)
+                known1.append((0, t1))
+            _put_tags(b, known1, u1)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

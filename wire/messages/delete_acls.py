@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -207,15 +215,30 @@ class DeleteAclsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_bb = _St('>bb')
 _P_bb = _S_bb.pack
 _U_bb = _S_bb.unpack_from
+_S_bbB = _St('>bbB')
+_P_bbB = _S_bbB.pack
+_U_bbB = _S_bbB.unpack_from
+_S_bbx = _St('>bbx')
+_P_bbx = _S_bbx.pack
+_U_bbx = _S_bbx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 
 
 def _d_DeleteAclsRequest_v0(buf, pos):
@@ -242,7 +265,10 @@ def _d_DeleteAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceNameFilter')
-                o1.resource_name_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name_filter = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -252,7 +278,10 @@ def _d_DeleteAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalFilter')
-                o1.principal_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_filter = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -262,7 +291,10 @@ def _d_DeleteAclsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostFilter')
-                o1.host_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_filter = buf[pos:e].tobytes().decode()
                 pos = e
             o1.operation, o1.permission_type = _U_bb(buf, pos)
             pos += 2
@@ -283,23 +315,26 @@ def _e_DeleteAclsRequest_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.principal_filter
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.host_filter
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_bb(o1.operation, o1.permission_type)
     return b
 
@@ -328,7 +363,10 @@ def _d_DeleteAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceNameFilter')
-                o1.resource_name_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name_filter = buf[pos:e].tobytes().decode()
                 pos = e
             o1.pattern_type_filter, = _U_b(buf, pos)
             pos += 1
@@ -340,7 +378,10 @@ def _d_DeleteAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalFilter')
-                o1.principal_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_filter = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -350,7 +391,10 @@ def _d_DeleteAclsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostFilter')
-                o1.host_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_filter = buf[pos:e].tobytes().decode()
                 pos = e
             o1.operation, o1.permission_type = _U_bb(buf, pos)
             pos += 2
@@ -370,24 +414,27 @@ def _e_DeleteAclsRequest_v1(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_b(o1.pattern_type_filter)
         v1 = o1.principal_filter
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.host_filter
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_bb(o1.operation, o1.permission_type)
     return b
 
@@ -410,9 +457,8 @@ def _d_DeleteAclsRequest_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DeleteAclsRequest_DeleteAclsFilter)
-            o1.resource_type_filter, = _U_b(buf, pos)
+            o1.resource_type_filter, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -424,11 +470,13 @@ def _d_DeleteAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceNameFilter')
-                o1.resource_name_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name_filter = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.pattern_type_filter, = _U_b(buf, pos)
+            o1.pattern_type_filter, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -440,7 +488,10 @@ def _d_DeleteAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalFilter')
-                o1.principal_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_filter = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -454,11 +505,14 @@ def _d_DeleteAclsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostFilter')
-                o1.host_filter = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_filter = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_filter = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.operation, o1.permission_type = _U_bb(buf, pos)
+            o1.operation, o1.permission_type, n = _U_bbB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -486,42 +540,33 @@ def _e_DeleteAclsRequest_v2(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_b(o1.pattern_type_filter)
         v1 = o1.principal_filter
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.host_filter
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += _P_bb(o1.operation, o1.permission_type)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_bb(o1.operation, o1.permission_type)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_bbx(o1.operation, o1.permission_type)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -556,7 +601,10 @@ def _d_DeleteAclsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -579,7 +627,10 @@ def _d_DeleteAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.resource_type, = _U_b(buf, pos)
                     pos += 1
@@ -591,7 +642,10 @@ def _d_DeleteAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ResourceName')
-                        o2.resource_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.resource_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.resource_name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -601,7 +655,10 @@ def _d_DeleteAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -611,7 +668,10 @@ def _d_DeleteAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.operation, o2.permission_type = _U_bb(buf, pos)
                     pos += 2
@@ -636,9 +696,10 @@ def _e_DeleteAclsResponse_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.matching_acls
         b += _P_i(len(v1))
         for o2 in v1:
@@ -647,22 +708,26 @@ def _e_DeleteAclsResponse_v0(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_b(o2.resource_type)
             v2 = o2.resource_name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.principal
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_bb(o2.operation, o2.permission_type)
     return b
 
@@ -693,7 +758,10 @@ def _d_DeleteAclsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -716,7 +784,10 @@ def _d_DeleteAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.resource_type, = _U_b(buf, pos)
                     pos += 1
@@ -728,7 +799,10 @@ def _d_DeleteAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ResourceName')
-                        o2.resource_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.resource_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.resource_name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.pattern_type, = _U_b(buf, pos)
                     pos += 1
@@ -740,7 +814,10 @@ def _d_DeleteAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -750,7 +827,10 @@ def _d_DeleteAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.operation, o2.permission_type = _U_bb(buf, pos)
                     pos += 2
@@ -774,9 +854,10 @@ def _e_DeleteAclsResponse_v1(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.matching_acls
         b += _P_i(len(v1))
         for o2 in v1:
@@ -785,23 +866,27 @@ def _e_DeleteAclsResponse_v1(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_b(o2.resource_type)
             v2 = o2.resource_name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_b(o2.pattern_type)
             v2 = o2.principal
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_bb(o2.operation, o2.permission_type)
     return b
 
@@ -809,9 +894,8 @@ def _e_DeleteAclsResponse_v1(o0, b, out):
 def _d_DeleteAclsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DeleteAclsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -826,9 +910,8 @@ def _d_DeleteAclsResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DeleteAclsResponse_DeleteAclsFilterResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -840,7 +923,10 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -857,9 +943,8 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DeleteAclsResponse_DeleteAclsMatchingAcl)
-                    o2.error_code, = _U_h(buf, pos)
+                    o2.error_code, n = _U_hB(buf, pos)
                     pos += 2
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -871,11 +956,13 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.resource_type, = _U_b(buf, pos)
+                    o2.resource_type, n = _U_bB(buf, pos)
                     pos += 1
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -887,11 +974,13 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ResourceName')
-                        o2.resource_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.resource_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.resource_name = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.pattern_type, = _U_b(buf, pos)
+                    o2.pattern_type, n = _U_bB(buf, pos)
                     pos += 1
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -903,7 +992,10 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -917,11 +1009,14 @@ def _d_DeleteAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.operation, o2.permission_type = _U_bb(buf, pos)
+                    o2.operation, o2.permission_type, n = _U_bbB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -957,13 +1052,10 @@ def _e_DeleteAclsResponse_v2(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.matching_acls
         k = len(v1) + 1
         if k < 128:
@@ -976,45 +1068,33 @@ def _e_DeleteAclsResponse_v2(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             b += _P_b(o2.resource_type)
             v2 = o2.resource_name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             b += _P_b(o2.pattern_type)
             v2 = o2.principal
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_bb(o2.operation, o2.permission_type)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bb(o2.operation, o2.permission_type)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bbx(o2.operation, o2.permission_type)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

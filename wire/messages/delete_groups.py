@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -116,9 +124,18 @@ class DeleteGroupsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 
 
 def _d_DeleteGroupsRequest_v0(buf, pos):
@@ -142,7 +159,10 @@ def _d_DeleteGroupsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupsNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.groups_names = l0
@@ -155,9 +175,10 @@ def _e_DeleteGroupsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
@@ -190,7 +211,10 @@ def _d_DeleteGroupsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupsNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.groups_names = l0
@@ -211,13 +235,10 @@ def _e_DeleteGroupsRequest_v2(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -250,7 +271,10 @@ def _d_DeleteGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -267,9 +291,10 @@ def _e_DeleteGroupsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
     return b
 
@@ -277,9 +302,8 @@ def _e_DeleteGroupsResponse_v0(o0, b, out):
 def _d_DeleteGroupsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DeleteGroupsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -306,11 +330,14 @@ def _d_DeleteGroupsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -335,19 +362,16 @@ def _e_DeleteGroupsResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_h(o1.error_code)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_h(o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hx(o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -203,12 +211,30 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
 _S_iqh = _St('>iqh')
 _P_iqh = _S_iqh.pack
 _U_iqh = _S_iqh.unpack_from
+_S_iqhB = _St('>iqhB')
+_P_iqhB = _S_iqhB.pack
+_U_iqhB = _S_iqhB.unpack_from
+_S_iqhx = _St('>iqhx')
+_P_iqhx = _S_iqhx.pack
+_U_iqhx = _S_iqhx.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_DeleteRecordsRequest_v0(buf, pos):
@@ -233,7 +259,10 @@ def _d_DeleteRecordsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -265,9 +294,10 @@ def _e_DeleteRecordsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -306,7 +336,10 @@ def _d_DeleteRecordsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -323,9 +356,9 @@ def _d_DeleteRecordsRequest_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DeleteRecordsRequest_DeleteRecordsPartition)
-                    o2.partition_index, o2.offset = _U_iq(buf, pos)
+                    o2.partition_index, o2.offset, n = _U_iqB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -339,9 +372,9 @@ def _d_DeleteRecordsRequest_v2(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -358,13 +391,10 @@ def _e_DeleteRecordsRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -372,23 +402,23 @@ def _e_DeleteRecordsRequest_v2(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iq(o2.partition_index, o2.offset)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iq(o2.partition_index, o2.offset)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iqx(o2.partition_index, o2.offset)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.timeout_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.timeout_ms)
     return b
 
 
@@ -416,7 +446,10 @@ def _d_DeleteRecordsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -447,9 +480,10 @@ def _e_DeleteRecordsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -460,9 +494,8 @@ def _e_DeleteRecordsResponse_v0(o0, b, out):
 def _d_DeleteRecordsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DeleteRecordsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -489,7 +522,10 @@ def _d_DeleteRecordsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -506,9 +542,9 @@ def _d_DeleteRecordsResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DeleteRecordsResponse_DeleteRecordsPartitionResult)
-                    o2.partition_index, o2.low_watermark, o2.error_code = _U_iqh(buf, pos)
+                    o2.partition_index, o2.low_watermark, o2.error_code, n = _U_iqhB(buf, pos)
                     pos += 14
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -540,13 +576,10 @@ def _e_DeleteRecordsResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -554,12 +587,12 @@ def _e_DeleteRecordsResponse_v2(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iqh(o2.partition_index, o2.low_watermark, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iqh(o2.partition_index, o2.low_watermark, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iqhx(o2.partition_index, o2.low_watermark, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

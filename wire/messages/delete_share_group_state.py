@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -191,12 +199,24 @@ class DeleteShareGroupStateResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_DeleteShareGroupStateRequest_v0(buf, pos):
@@ -214,7 +234,10 @@ def _d_DeleteShareGroupStateRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -231,13 +254,9 @@ def _d_DeleteShareGroupStateRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DeleteShareGroupStateRequest_DeleteStateData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -252,9 +271,9 @@ def _d_DeleteShareGroupStateRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DeleteShareGroupStateRequest_PartitionData)
-                    o2.partition, = _U_i(buf, pos)
+                    o2.partition, n = _U_iB(buf, pos)
                     pos += 4
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -278,13 +297,10 @@ def _d_DeleteShareGroupStateRequest_v0(buf, pos):
 
 def _e_DeleteShareGroupStateRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -292,7 +308,10 @@ def _e_DeleteShareGroupStateRequest_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -300,12 +319,12 @@ def _e_DeleteShareGroupStateRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_i(o2.partition)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_i(o2.partition)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ix(o2.partition)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -337,13 +356,9 @@ def _d_DeleteShareGroupStateResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DeleteShareGroupStateResponse_DeleteStateResult)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -358,9 +373,8 @@ def _d_DeleteShareGroupStateResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DeleteShareGroupStateResponse_PartitionResult)
-                    o2.partition, o2.error_code = _U_ih(buf, pos)
+                    o2.partition, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -372,7 +386,10 @@ def _d_DeleteShareGroupStateResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -404,7 +421,10 @@ def _e_DeleteShareGroupStateResponse_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -417,13 +437,10 @@ def _e_DeleteShareGroupStateResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

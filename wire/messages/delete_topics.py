@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -151,12 +159,30 @@ class DeleteTopicsResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
+_S_QQhB = _St('>QQhB')
+_P_QQhB = _S_QQhB.pack
+_U_QQhB = _S_QQhB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_DeleteTopicsRequest_v0(buf, pos):
@@ -180,7 +206,10 @@ def _d_DeleteTopicsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topic_names = l0
@@ -196,9 +225,10 @@ def _e_DeleteTopicsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     b += _P_i(o0.timeout_ms)
     return b
 
@@ -232,14 +262,17 @@ def _d_DeleteTopicsRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topic_names = l0
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.topics = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -256,19 +289,16 @@ def _e_DeleteTopicsRequest_v4(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-    b += _P_i(o0.timeout_ms)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.timeout_ms)
     return b
 
 
@@ -302,25 +332,25 @@ def _d_DeleteTopicsRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            if buf[pos] == 0:
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.topic_names = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -340,25 +370,25 @@ def _e_DeleteTopicsRequest_v6(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.timeout_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.timeout_ms)
     return b
 
 
@@ -384,7 +414,10 @@ def _d_DeleteTopicsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -403,9 +436,10 @@ def _e_DeleteTopicsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
     return b
 
@@ -434,7 +468,10 @@ def _d_DeleteTopicsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -453,9 +490,10 @@ def _e_DeleteTopicsResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_h(o1.error_code)
     return b
 
@@ -463,9 +501,8 @@ def _e_DeleteTopicsResponse_v1(o0, b, out):
 def _d_DeleteTopicsResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(DeleteTopicsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -492,13 +529,16 @@ def _d_DeleteTopicsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
             o1.topic_id = _ZERO_UUID
             o1.error_message = None
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -523,19 +563,16 @@ def _e_DeleteTopicsResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_h(o1.error_code)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_h(o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hx(o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -547,9 +584,8 @@ def _e_DeleteTopicsResponse_v4(o0, b, out):
 def _d_DeleteTopicsResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(DeleteTopicsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -576,11 +612,13 @@ def _d_DeleteTopicsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -592,7 +630,10 @@ def _d_DeleteTopicsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             if buf[pos] == 0:
@@ -620,25 +661,19 @@ def _e_DeleteTopicsResponse_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -655,9 +690,8 @@ def _e_DeleteTopicsResponse_v5(o0, b, out):
 def _d_DeleteTopicsResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(DeleteTopicsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -684,17 +718,14 @@ def _d_DeleteTopicsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.error_code, = _U_h(buf, pos)
-            pos += 2
-            n = buf[pos]
+            h1_0, l1_0, o1.error_code, n = _U_QQhB(buf, pos)
+            pos += 18
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -706,7 +737,10 @@ def _d_DeleteTopicsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -736,26 +770,23 @@ def _e_DeleteTopicsResponse_v6(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -178,9 +186,18 @@ class DescribeAclsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_bb = _St('>bb')
 _P_bb = _S_bb.pack
 _U_bb = _S_bb.unpack_from
+_S_bbB = _St('>bbB')
+_P_bbB = _S_bbB.pack
+_U_bbB = _S_bbB.unpack_from
+_S_bbx = _St('>bbx')
+_P_bbx = _S_bbx.pack
+_U_bbx = _S_bbx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
@@ -190,6 +207,9 @@ _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_DescribeAclsRequest_v0(buf, pos):
@@ -205,7 +225,10 @@ def _d_DescribeAclsRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ResourceNameFilter')
-        o0.resource_name_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.resource_name_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.resource_name_filter = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -215,7 +238,10 @@ def _d_DescribeAclsRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalFilter')
-        o0.principal_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_filter = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -225,7 +251,10 @@ def _d_DescribeAclsRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string HostFilter')
-        o0.host_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host_filter = buf[pos:e].tobytes().decode()
         pos = e
     o0.operation, o0.permission_type = _U_bb(buf, pos)
     pos += 2
@@ -240,23 +269,26 @@ def _e_DescribeAclsRequest_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.principal_filter
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.host_filter
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_bb(o0.operation, o0.permission_type)
     return b
 
@@ -274,7 +306,10 @@ def _d_DescribeAclsRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ResourceNameFilter')
-        o0.resource_name_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.resource_name_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.resource_name_filter = buf[pos:e].tobytes().decode()
         pos = e
     o0.pattern_type_filter, = _U_b(buf, pos)
     pos += 1
@@ -286,7 +321,10 @@ def _d_DescribeAclsRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalFilter')
-        o0.principal_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_filter = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -296,7 +334,10 @@ def _d_DescribeAclsRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string HostFilter')
-        o0.host_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host_filter = buf[pos:e].tobytes().decode()
         pos = e
     o0.operation, o0.permission_type = _U_bb(buf, pos)
     pos += 2
@@ -310,24 +351,27 @@ def _e_DescribeAclsRequest_v1(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_b(o0.pattern_type_filter)
     v0 = o0.principal_filter
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.host_filter
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_bb(o0.operation, o0.permission_type)
     return b
 
@@ -335,9 +379,8 @@ def _e_DescribeAclsRequest_v1(o0, b, out):
 def _d_DescribeAclsRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeAclsRequest)
-    o0.resource_type_filter, = _U_b(buf, pos)
+    o0.resource_type_filter, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -349,11 +392,13 @@ def _d_DescribeAclsRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ResourceNameFilter')
-        o0.resource_name_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.resource_name_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.resource_name_filter = buf[pos:e].tobytes().decode()
         pos = e
-    o0.pattern_type_filter, = _U_b(buf, pos)
+    o0.pattern_type_filter, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -365,7 +410,10 @@ def _d_DescribeAclsRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string PrincipalFilter')
-        o0.principal_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.principal_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.principal_filter = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -379,11 +427,14 @@ def _d_DescribeAclsRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string HostFilter')
-        o0.host_filter = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host_filter = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host_filter = buf[pos:e].tobytes().decode()
         pos = e
-    o0.operation, o0.permission_type = _U_bb(buf, pos)
+    o0.operation, o0.permission_type, n = _U_bbB(buf, pos)
     pos += 2
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -397,42 +448,33 @@ def _e_DescribeAclsRequest_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_b(o0.pattern_type_filter)
     v0 = o0.principal_filter
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.host_filter
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_bb(o0.operation, o0.permission_type)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_bb(o0.operation, o0.permission_type)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_bbx(o0.operation, o0.permission_type)
     return b
 
 
@@ -449,7 +491,10 @@ def _d_DescribeAclsResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -472,7 +517,10 @@ def _d_DescribeAclsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -493,7 +541,10 @@ def _d_DescribeAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -503,7 +554,10 @@ def _d_DescribeAclsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.operation, o2.permission_type = _U_bb(buf, pos)
                     pos += 2
@@ -524,28 +578,32 @@ def _e_DescribeAclsResponse_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.resources
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.acls
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.principal
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_bb(o2.operation, o2.permission_type)
     return b
 
@@ -563,7 +621,10 @@ def _d_DescribeAclsResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -586,7 +647,10 @@ def _d_DescribeAclsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.pattern_type, = _U_b(buf, pos)
             pos += 1
@@ -609,7 +673,10 @@ def _d_DescribeAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -619,7 +686,10 @@ def _d_DescribeAclsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.operation, o2.permission_type = _U_bb(buf, pos)
                     pos += 2
@@ -639,29 +709,33 @@ def _e_DescribeAclsResponse_v1(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.resources
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_b(o1.pattern_type)
         v1 = o1.acls
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.principal
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_bb(o2.operation, o2.permission_type)
     return b
 
@@ -669,9 +743,8 @@ def _e_DescribeAclsResponse_v1(o0, b, out):
 def _d_DescribeAclsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeAclsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -683,7 +756,10 @@ def _d_DescribeAclsResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -700,9 +776,8 @@ def _d_DescribeAclsResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeAclsResponse_DescribeAclsResource)
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -714,11 +789,13 @@ def _d_DescribeAclsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.pattern_type, = _U_b(buf, pos)
+            o1.pattern_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -745,7 +822,10 @@ def _d_DescribeAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Principal')
-                        o2.principal = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -759,11 +839,14 @@ def _d_DescribeAclsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.operation, o2.permission_type = _U_bb(buf, pos)
+                    o2.operation, o2.permission_type, n = _U_bbB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -791,13 +874,10 @@ def _e_DescribeAclsResponse_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.resources
     k = len(v0) + 1
     if k < 128:
@@ -807,13 +887,10 @@ def _e_DescribeAclsResponse_v2(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_b(o1.pattern_type)
         v1 = o1.acls
         k = len(v1) + 1
@@ -823,27 +900,21 @@ def _e_DescribeAclsResponse_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.principal
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_bb(o2.operation, o2.permission_type)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bb(o2.operation, o2.permission_type)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bbx(o2.operation, o2.permission_type)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -206,9 +214,18 @@ class DescribeClientQuotasResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_d = _St('>d')
 _P_d = _S_d.pack
 _U_d = _S_d.unpack_from
+_S_dB = _St('>dB')
+_P_dB = _S_dB.pack
+_U_dB = _S_dB.unpack_from
+_S_dx = _St('>dx')
+_P_dx = _S_dx.pack
+_U_dx = _S_dx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
@@ -218,9 +235,18 @@ _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_DescribeClientQuotasRequest_v0(buf, pos):
@@ -245,7 +271,10 @@ def _d_DescribeClientQuotasRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string EntityType')
-                o1.entity_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.entity_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.entity_type = buf[pos:e].tobytes().decode()
                 pos = e
             o1.match_type, = _U_b(buf, pos)
             pos += 1
@@ -257,7 +286,10 @@ def _d_DescribeClientQuotasRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Match')
-                o1.match = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.match = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.match = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -273,18 +305,20 @@ def _e_DescribeClientQuotasRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.entity_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_b(o1.match_type)
         v1 = o1.match
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
-    b += _P_o(o0.strict)
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
+    b.append(1 if o0.strict else 0)
     return b
 
 
@@ -318,11 +352,13 @@ def _d_DescribeClientQuotasRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string EntityType')
-                o1.entity_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.entity_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.entity_type = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.match_type, = _U_b(buf, pos)
+            o1.match_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -334,7 +370,10 @@ def _d_DescribeClientQuotasRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Match')
-                o1.match = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.match = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.match = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -343,9 +382,9 @@ def _d_DescribeClientQuotasRequest_v1(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.components = l0
-    o0.strict, = _U_o(buf, pos)
+    o0.strict, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -362,36 +401,30 @@ def _e_DescribeClientQuotasRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.entity_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_b(o1.match_type)
         v1 = o1.match
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.strict)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.strict else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.strict)
     return b
 
 
@@ -408,7 +441,10 @@ def _d_DescribeClientQuotasResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -440,7 +476,10 @@ def _d_DescribeClientQuotasResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -450,7 +489,10 @@ def _d_DescribeClientQuotasResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -474,7 +516,10 @@ def _d_DescribeClientQuotasResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Key')
-                        o2.key = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.key = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.key = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.value, = _U_d(buf, pos)
                     pos += 8
@@ -494,9 +539,10 @@ def _e_DescribeClientQuotasResponse_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.entries
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -507,23 +553,26 @@ def _e_DescribeClientQuotasResponse_v0(o0, b, out):
             b += _P_i(len(v1))
             for o2 in v1:
                 v2 = o2.entity_type
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
                 v2 = o2.entity_name
                 if v2 is None:
                     b += b'\xff\xff'
                 else:
-                    v2 = v2.encode()
-                    b += _P_h(len(v2))
-                    b += v2
+                    c = _STR16.get(v2)
+                    if c is None:
+                        c = _string16(v2)
+                    b += c
             v1 = o1.values
             b += _P_i(len(v1))
             for o2 in v1:
                 v2 = o2.key
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
                 b += _P_d(o2.value)
     return b
 
@@ -531,9 +580,8 @@ def _e_DescribeClientQuotasResponse_v0(o0, b, out):
 def _d_DescribeClientQuotasResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClientQuotasResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -545,7 +593,10 @@ def _d_DescribeClientQuotasResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -589,7 +640,10 @@ def _d_DescribeClientQuotasResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityType')
-                        o2.entity_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -603,7 +657,10 @@ def _d_DescribeClientQuotasResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string EntityName')
-                        o2.entity_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.entity_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.entity_name = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -639,11 +696,14 @@ def _d_DescribeClientQuotasResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Key')
-                        o2.key = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.key = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.key = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.value, = _U_d(buf, pos)
+                    o2.value, n = _U_dB(buf, pos)
                     pos += 8
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -671,13 +731,10 @@ def _e_DescribeClientQuotasResponse_v1(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.entries
     if v0 is None:
         b.append(0)
@@ -696,24 +753,18 @@ def _e_DescribeClientQuotasResponse_v1(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.entity_type
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 v2 = o2.entity_name
                 if v2 is None:
                     b.append(0)
                 else:
-                    v2 = v2.encode()
-                    k = len(v2) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v2
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    b += c
                 u2 = o2.unknown_tagged_fields
                 if u2:
                     _put_tags(b, (), u2)
@@ -727,19 +778,16 @@ def _e_DescribeClientQuotasResponse_v1(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.key
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
-                b += _P_d(o2.value)
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 u2 = o2.unknown_tagged_fields
                 if u2:
+                    b += _P_d(o2.value)
                     _put_tags(b, (), u2)
                 else:
-                    b.append(0)
+                    b += _P_dx(o2.value)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)

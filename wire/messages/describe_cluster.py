@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -149,31 +157,58 @@ class DescribeClusterResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
 _S_ob = _St('>?b')
 _P_ob = _S_ob.pack
 _U_ob = _S_ob.unpack_from
+_S_obB = _St('>?bB')
+_P_obB = _S_obB.pack
+_U_obB = _S_obB.unpack_from
 _S_obo = _St('>?b?')
 _P_obo = _S_obo.pack
 _U_obo = _S_obo.unpack_from
+_S_oboB = _St('>?b?B')
+_P_oboB = _S_oboB.pack
+_U_oboB = _S_oboB.unpack_from
+_S_obox = _St('>?b?x')
+_P_obox = _S_obox.pack
+_U_obox = _S_obox.unpack_from
+_S_obx = _St('>?bx')
+_P_obx = _S_obx.pack
+_U_obx = _S_obx.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_DescribeClusterRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterRequest)
-    o0.include_cluster_authorized_operations, = _U_o(buf, pos)
+    o0.include_cluster_authorized_operations, n = _U_oB(buf, pos)
     pos += 1
     o0.endpoint_type = 1
     o0.include_fenced_brokers = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -182,22 +217,22 @@ def _d_DescribeClusterRequest_v0(buf, pos):
 
 
 def _e_DescribeClusterRequest_v0(o0, b, out):
-    b += _P_o(o0.include_cluster_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.include_cluster_authorized_operations else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.include_cluster_authorized_operations)
     return b
 
 
 def _d_DescribeClusterRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterRequest)
-    o0.include_cluster_authorized_operations, o0.endpoint_type = _U_ob(buf, pos)
+    o0.include_cluster_authorized_operations, o0.endpoint_type, n = _U_obB(buf, pos)
     pos += 2
     o0.include_fenced_brokers = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -206,21 +241,21 @@ def _d_DescribeClusterRequest_v1(buf, pos):
 
 
 def _e_DescribeClusterRequest_v1(o0, b, out):
-    b += _P_ob(o0.include_cluster_authorized_operations, o0.endpoint_type)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ob(o0.include_cluster_authorized_operations, o0.endpoint_type)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_obx(o0.include_cluster_authorized_operations, o0.endpoint_type)
     return b
 
 
 def _d_DescribeClusterRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterRequest)
-    o0.include_cluster_authorized_operations, o0.endpoint_type, o0.include_fenced_brokers = _U_obo(buf, pos)
+    o0.include_cluster_authorized_operations, o0.endpoint_type, o0.include_fenced_brokers, n = _U_oboB(buf, pos)
     pos += 3
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -229,21 +264,20 @@ def _d_DescribeClusterRequest_v2(buf, pos):
 
 
 def _e_DescribeClusterRequest_v2(o0, b, out):
-    b += _P_obo(o0.include_cluster_authorized_operations, o0.endpoint_type, o0.include_fenced_brokers)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_obo(o0.include_cluster_authorized_operations, o0.endpoint_type, o0.include_fenced_brokers)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_obox(o0.include_cluster_authorized_operations, o0.endpoint_type, o0.include_fenced_brokers)
     return b
 
 
 def _d_DescribeClusterResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -255,7 +289,10 @@ def _d_DescribeClusterResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -269,11 +306,13 @@ def _d_DescribeClusterResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -288,9 +327,8 @@ def _d_DescribeClusterResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeClusterResponse_DescribeClusterBroker)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -302,11 +340,13 @@ def _d_DescribeClusterResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -318,7 +358,10 @@ def _d_DescribeClusterResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_fenced = False
             if buf[pos] == 0:
@@ -328,10 +371,10 @@ def _d_DescribeClusterResponse_v0(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.brokers = l0
-    o0.cluster_authorized_operations, = _U_i(buf, pos)
+    o0.cluster_authorized_operations, n = _U_iB(buf, pos)
     pos += 4
     o0.endpoint_type = 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -345,21 +388,15 @@ def _e_DescribeClusterResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.controller_id)
     v0 = o0.brokers
     k = len(v0) + 1
@@ -370,45 +407,38 @@ def _e_DescribeClusterResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.cluster_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.cluster_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.cluster_authorized_operations)
     return b
 
 
 def _d_DescribeClusterResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -420,11 +450,13 @@ def _d_DescribeClusterResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
-    o0.endpoint_type, = _U_b(buf, pos)
+    o0.endpoint_type, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -436,11 +468,13 @@ def _d_DescribeClusterResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -455,9 +489,8 @@ def _d_DescribeClusterResponse_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeClusterResponse_DescribeClusterBroker)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -469,11 +502,13 @@ def _d_DescribeClusterResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -485,7 +520,10 @@ def _d_DescribeClusterResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_fenced = False
             if buf[pos] == 0:
@@ -495,9 +533,9 @@ def _d_DescribeClusterResponse_v1(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.brokers = l0
-    o0.cluster_authorized_operations, = _U_i(buf, pos)
+    o0.cluster_authorized_operations, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -511,22 +549,16 @@ def _e_DescribeClusterResponse_v1(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_b(o0.endpoint_type)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.controller_id)
     v0 = o0.brokers
     k = len(v0) + 1
@@ -537,45 +569,38 @@ def _e_DescribeClusterResponse_v1(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.cluster_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.cluster_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.cluster_authorized_operations)
     return b
 
 
 def _d_DescribeClusterResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeClusterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -587,11 +612,13 @@ def _d_DescribeClusterResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
-    o0.endpoint_type, = _U_b(buf, pos)
+    o0.endpoint_type, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -603,11 +630,13 @@ def _d_DescribeClusterResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -622,9 +651,8 @@ def _d_DescribeClusterResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeClusterResponse_DescribeClusterBroker)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -636,11 +664,13 @@ def _d_DescribeClusterResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -652,20 +682,23 @@ def _d_DescribeClusterResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.is_fenced, = _U_o(buf, pos)
+            o1.is_fenced, n = _U_oB(buf, pos)
             pos += 1
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.brokers = l0
-    o0.cluster_authorized_operations, = _U_i(buf, pos)
+    o0.cluster_authorized_operations, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -679,22 +712,16 @@ def _e_DescribeClusterResponse_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_b(o0.endpoint_type)
     v0 = o0.cluster_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.controller_id)
     v0 = o0.brokers
     k = len(v0) + 1
@@ -705,37 +732,31 @@ def _e_DescribeClusterResponse_v2(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += _P_o(o1.is_fenced)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b.append(1 if o1.is_fenced else 0)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_i(o0.cluster_authorized_operations)
+            b += _P_ox(o1.is_fenced)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.cluster_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.cluster_authorized_operations)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -236,24 +244,45 @@ class DescribeConfigsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
+_S_bx = _St('>bx')
+_P_bx = _S_bx.pack
+_U_bx = _S_bx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
 _S_obo = _St('>?b?')
 _P_obo = _S_obo.pack
 _U_obo = _S_obo.unpack_from
+_S_oboB = _St('>?b?B')
+_P_oboB = _S_oboB.pack
+_U_oboB = _S_oboB.unpack_from
 _S_oo = _St('>??')
 _P_oo = _S_oo.pack
 _U_oo = _S_oo.unpack_from
+_S_ooB = _St('>??B')
+_P_ooB = _S_ooB.pack
+_U_ooB = _S_ooB.unpack_from
 _S_ooo = _St('>???')
 _P_ooo = _S_ooo.pack
 _U_ooo = _S_ooo.unpack_from
+_S_oox = _St('>??x')
+_P_oox = _S_oox.pack
+_U_oox = _S_oox.unpack_from
 
 
 def _d_DescribeConfigsRequest_v0(buf, pos):
@@ -280,7 +309,10 @@ def _d_DescribeConfigsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -300,7 +332,10 @@ def _d_DescribeConfigsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ConfigurationKeys')
-                        x1 = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            x1 = _US[n](buf, pos)[0].decode()
+                        else:
+                            x1 = buf[pos:e].tobytes().decode()
                         pos = e
                     a1(x1)
                 o1.configuration_keys = l1
@@ -319,9 +354,10 @@ def _e_DescribeConfigsRequest_v0(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configuration_keys
         if v1 is None:
             b += b'\xff\xff\xff\xff'
@@ -329,9 +365,10 @@ def _e_DescribeConfigsRequest_v0(o0, b, out):
             b += _P_i(len(v1))
             for x1 in v1:
                 v2 = x1
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -359,7 +396,10 @@ def _d_DescribeConfigsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -379,7 +419,10 @@ def _d_DescribeConfigsRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ConfigurationKeys')
-                        x1 = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            x1 = _US[n](buf, pos)[0].decode()
+                        else:
+                            x1 = buf[pos:e].tobytes().decode()
                         pos = e
                     a1(x1)
                 o1.configuration_keys = l1
@@ -399,9 +442,10 @@ def _e_DescribeConfigsRequest_v1(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configuration_keys
         if v1 is None:
             b += b'\xff\xff\xff\xff'
@@ -409,10 +453,11 @@ def _e_DescribeConfigsRequest_v1(o0, b, out):
             b += _P_i(len(v1))
             for x1 in v1:
                 v2 = x1
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
-    b += _P_o(o0.include_synonyms)
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
+    b.append(1 if o0.include_synonyms else 0)
     return b
 
 
@@ -440,7 +485,10 @@ def _d_DescribeConfigsRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -460,7 +508,10 @@ def _d_DescribeConfigsRequest_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ConfigurationKeys')
-                        x1 = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            x1 = _US[n](buf, pos)[0].decode()
+                        else:
+                            x1 = buf[pos:e].tobytes().decode()
                         pos = e
                     a1(x1)
                 o1.configuration_keys = l1
@@ -479,9 +530,10 @@ def _e_DescribeConfigsRequest_v3(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configuration_keys
         if v1 is None:
             b += b'\xff\xff\xff\xff'
@@ -489,9 +541,10 @@ def _e_DescribeConfigsRequest_v3(o0, b, out):
             b += _P_i(len(v1))
             for x1 in v1:
                 v2 = x1
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     b += _P_oo(o0.include_synonyms, o0.include_documentation)
     return b
 
@@ -514,9 +567,8 @@ def _d_DescribeConfigsRequest_v4(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeConfigsRequest_DescribeConfigsResource)
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -528,7 +580,10 @@ def _d_DescribeConfigsRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -556,7 +611,10 @@ def _d_DescribeConfigsRequest_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ConfigurationKeys')
-                        x1 = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            x1 = _US[n](buf, pos)[0].decode()
+                        else:
+                            x1 = buf[pos:e].tobytes().decode()
                         pos = e
                     a1(x1)
                 o1.configuration_keys = l1
@@ -567,9 +625,9 @@ def _d_DescribeConfigsRequest_v4(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.resources = l0
-    o0.include_synonyms, o0.include_documentation = _U_oo(buf, pos)
+    o0.include_synonyms, o0.include_documentation, n = _U_ooB(buf, pos)
     pos += 2
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -587,13 +645,10 @@ def _e_DescribeConfigsRequest_v4(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.configuration_keys
         if v1 is None:
             b.append(0)
@@ -605,24 +660,21 @@ def _e_DescribeConfigsRequest_v4(o0, b, out):
                 b += _uvarint(k)
             for x1 in v1:
                 v2 = x1
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_oo(o0.include_synonyms, o0.include_documentation)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_oo(o0.include_synonyms, o0.include_documentation)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_oox(o0.include_synonyms, o0.include_documentation)
     return b
 
 
@@ -652,7 +704,10 @@ def _d_DescribeConfigsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_type, = _U_b(buf, pos)
             pos += 1
@@ -664,7 +719,10 @@ def _d_DescribeConfigsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -685,7 +743,10 @@ def _d_DescribeConfigsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -695,7 +756,10 @@ def _d_DescribeConfigsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.read_only, o2.is_default, o2.is_sensitive = _U_ooo(buf, pos)
                     pos += 3
@@ -723,28 +787,32 @@ def _e_DescribeConfigsResponse_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_ooo(o2.read_only, o2.is_default, o2.is_sensitive)
     return b
 
@@ -775,7 +843,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_type, = _U_b(buf, pos)
             pos += 1
@@ -787,7 +858,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -808,7 +882,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -818,7 +895,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.read_only, o2.config_source, o2.is_sensitive = _U_obo(buf, pos)
                     pos += 3
@@ -841,7 +921,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Name')
-                                o3.name = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.name = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.name = buf[pos:e].tobytes().decode()
                                 pos = e
                             n, = _U_h(buf, pos)
                             pos += 2
@@ -851,7 +934,10 @@ def _d_DescribeConfigsResponse_v1(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Value')
-                                o3.value = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.value = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.value = buf[pos:e].tobytes().decode()
                                 pos = e
                             o3.source, = _U_b(buf, pos)
                             pos += 1
@@ -881,43 +967,49 @@ def _e_DescribeConfigsResponse_v1(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
             v2 = o2.synonyms
             b += _P_i(len(v2))
             for o3 in v2:
                 v3 = o3.name
-                v3 = v3.encode()
-                b += _P_h(len(v3))
-                b += v3
+                c = _STR16.get(v3)
+                if c is None:
+                    c = _string16(v3)
+                b += c
                 v3 = o3.value
                 if v3 is None:
                     b += b'\xff\xff'
                 else:
-                    v3 = v3.encode()
-                    b += _P_h(len(v3))
-                    b += v3
+                    c = _STR16.get(v3)
+                    if c is None:
+                        c = _string16(v3)
+                    b += c
                 b += _P_b(o3.source)
     return b
 
@@ -948,7 +1040,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_type, = _U_b(buf, pos)
             pos += 1
@@ -960,7 +1055,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -981,7 +1079,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -991,7 +1092,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.read_only, o2.config_source, o2.is_sensitive = _U_obo(buf, pos)
                     pos += 3
@@ -1014,7 +1118,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Name')
-                                o3.name = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.name = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.name = buf[pos:e].tobytes().decode()
                                 pos = e
                             n, = _U_h(buf, pos)
                             pos += 2
@@ -1024,7 +1131,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Value')
-                                o3.value = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.value = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.value = buf[pos:e].tobytes().decode()
                                 pos = e
                             o3.source, = _U_b(buf, pos)
                             pos += 1
@@ -1041,7 +1151,10 @@ def _d_DescribeConfigsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Documentation')
-                        o2.documentation = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.documentation = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.documentation = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.is_default = False
                     o2.unknown_tagged_fields = None
@@ -1064,61 +1177,67 @@ def _e_DescribeConfigsResponse_v3(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
             v2 = o2.synonyms
             b += _P_i(len(v2))
             for o3 in v2:
                 v3 = o3.name
-                v3 = v3.encode()
-                b += _P_h(len(v3))
-                b += v3
+                c = _STR16.get(v3)
+                if c is None:
+                    c = _string16(v3)
+                b += c
                 v3 = o3.value
                 if v3 is None:
                     b += b'\xff\xff'
                 else:
-                    v3 = v3.encode()
-                    b += _P_h(len(v3))
-                    b += v3
+                    c = _STR16.get(v3)
+                    if c is None:
+                        c = _string16(v3)
+                    b += c
                 b += _P_b(o3.source)
             b += _P_b(o2.config_type)
             v2 = o2.documentation
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
 def _d_DescribeConfigsResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(DescribeConfigsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1133,9 +1252,8 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeConfigsResponse_DescribeConfigsResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1147,11 +1265,13 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1163,7 +1283,10 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1192,7 +1315,10 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1206,11 +1332,13 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.read_only, o2.config_source, o2.is_sensitive = _U_obo(buf, pos)
+                    o2.read_only, o2.config_source, o2.is_sensitive, n = _U_oboB(buf, pos)
                     pos += 3
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1237,7 +1365,10 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Name')
-                                o3.name = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.name = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.name = buf[pos:e].tobytes().decode()
                                 pos = e
                             n = buf[pos]
                             if n < 128:
@@ -1251,20 +1382,22 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Value')
-                                o3.value = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.value = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.value = buf[pos:e].tobytes().decode()
                                 pos = e
-                            o3.source, = _U_b(buf, pos)
+                            o3.source, n = _U_bB(buf, pos)
                             pos += 1
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
                                 o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                             a2(o3)
                         o2.synonyms = l2
-                    o2.config_type, = _U_b(buf, pos)
+                    o2.config_type, n = _U_bB(buf, pos)
                     pos += 1
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1276,7 +1409,10 @@ def _d_DescribeConfigsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Documentation')
-                        o2.documentation = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.documentation = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.documentation = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.is_default = False
                     if buf[pos] == 0:
@@ -1315,22 +1451,16 @@ def _e_DescribeConfigsResponse_v4(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.configs
         k = len(v1) + 1
         if k < 128:
@@ -1339,24 +1469,18 @@ def _e_DescribeConfigsResponse_v4(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.value
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             b += _P_obo(o2.read_only, o2.config_source, o2.is_sensitive)
             v2 = o2.synonyms
             k = len(v2) + 1
@@ -1366,42 +1490,33 @@ def _e_DescribeConfigsResponse_v4(o0, b, out):
                 b += _uvarint(k)
             for o3 in v2:
                 v3 = o3.name
-                v3 = v3.encode()
-                k = len(v3) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v3
+                c = _CSTR.get(v3)
+                if c is None:
+                    c = _compact_string(v3)
+                b += c
                 v3 = o3.value
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
-                b += _P_b(o3.source)
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_b(o3.source)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_bx(o3.source)
             b += _P_b(o2.config_type)
             v2 = o2.documentation
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -195,12 +203,24 @@ class DescribeDelegationTokenResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_qqq = _St('>qqq')
 _P_qqq = _S_qqq.pack
 _U_qqq = _S_qqq.unpack_from
+_S_qqqB = _St('>qqqB')
+_P_qqqB = _S_qqqB.pack
+_U_qqqB = _S_qqqB.unpack_from
 
 
 def _d_DescribeDelegationTokenRequest_v0(buf, pos):
@@ -225,7 +245,10 @@ def _d_DescribeDelegationTokenRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -235,7 +258,10 @@ def _d_DescribeDelegationTokenRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -252,13 +278,15 @@ def _e_DescribeDelegationTokenRequest_v0(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.principal_type
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.principal_name
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -292,7 +320,10 @@ def _d_DescribeDelegationTokenRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -306,7 +337,10 @@ def _d_DescribeDelegationTokenRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -335,21 +369,15 @@ def _e_DescribeDelegationTokenRequest_v2(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.principal_type
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.principal_name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -387,7 +415,10 @@ def _d_DescribeDelegationTokenResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -397,7 +428,10 @@ def _d_DescribeDelegationTokenResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp = _U_qqq(buf, pos)
             pos += 24
@@ -409,7 +443,10 @@ def _d_DescribeDelegationTokenResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TokenId')
-                o1.token_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.token_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.token_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -440,7 +477,10 @@ def _d_DescribeDelegationTokenResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalType')
-                        o2.principal_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -450,7 +490,10 @@ def _d_DescribeDelegationTokenResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalName')
-                        o2.principal_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -472,18 +515,21 @@ def _e_DescribeDelegationTokenResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_qqq(o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp)
         v1 = o1.token_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.hmac
         b += _P_i(_nbytes(v1))
         b += v1
@@ -491,13 +537,15 @@ def _e_DescribeDelegationTokenResponse_v0(o0, b, out):
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.principal_type
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.principal_name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
     b += _P_i(o0.throttle_time_ms)
     return b
 
@@ -505,9 +553,8 @@ def _e_DescribeDelegationTokenResponse_v0(o0, b, out):
 def _d_DescribeDelegationTokenResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeDelegationTokenResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -534,7 +581,10 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -548,11 +598,13 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp = _U_qqq(buf, pos)
+            o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp, n = _U_qqqB(buf, pos)
             pos += 24
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -564,7 +616,10 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TokenId')
-                o1.token_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.token_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.token_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -607,7 +662,10 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalType')
-                        o2.principal_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -621,7 +679,10 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalName')
-                        o2.principal_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_name = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -639,9 +700,9 @@ def _d_DescribeDelegationTokenResponse_v2(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.tokens = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -659,30 +720,21 @@ def _e_DescribeDelegationTokenResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_qqq(o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp)
         v1 = o1.token_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.hmac
         k = _nbytes(v1) + 1
         if k < 128:
@@ -698,21 +750,15 @@ def _e_DescribeDelegationTokenResponse_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.principal_type
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.principal_name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -723,21 +769,20 @@ def _e_DescribeDelegationTokenResponse_v2(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.throttle_time_ms)
     return b
 
 
 def _d_DescribeDelegationTokenResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(DescribeDelegationTokenResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -764,7 +809,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalType')
-                o1.principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -778,7 +826,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string PrincipalName')
-                o1.principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.principal_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -792,7 +843,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TokenRequesterPrincipalType')
-                o1.token_requester_principal_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.token_requester_principal_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.token_requester_principal_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -806,11 +860,13 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TokenRequesterPrincipalName')
-                o1.token_requester_principal_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.token_requester_principal_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.token_requester_principal_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp = _U_qqq(buf, pos)
+            o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp, n = _U_qqqB(buf, pos)
             pos += 24
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -822,7 +878,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TokenId')
-                o1.token_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.token_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.token_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -865,7 +924,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalType')
-                        o2.principal_type = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_type = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_type = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -879,7 +941,10 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string PrincipalName')
-                        o2.principal_name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.principal_name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.principal_name = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -895,9 +960,9 @@ def _d_DescribeDelegationTokenResponse_v3(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.tokens = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -915,46 +980,31 @@ def _e_DescribeDelegationTokenResponse_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.principal_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.principal_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.token_requester_principal_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.token_requester_principal_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_qqq(o1.issue_timestamp, o1.expiry_timestamp, o1.max_timestamp)
         v1 = o1.token_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.hmac
         k = _nbytes(v1) + 1
         if k < 128:
@@ -970,21 +1020,15 @@ def _e_DescribeDelegationTokenResponse_v3(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.principal_type
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.principal_name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -995,12 +1039,12 @@ def _e_DescribeDelegationTokenResponse_v3(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.throttle_time_ms)
     return b
 
 

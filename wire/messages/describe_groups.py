@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -175,12 +183,27 @@ class DescribeGroupsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_DescribeGroupsRequest_v0(buf, pos):
@@ -204,7 +227,10 @@ def _d_DescribeGroupsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Groups')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.groups = l0
@@ -218,9 +244,10 @@ def _e_DescribeGroupsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
@@ -245,7 +272,10 @@ def _d_DescribeGroupsRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Groups')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.groups = l0
@@ -260,10 +290,11 @@ def _e_DescribeGroupsRequest_v3(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-    b += _P_o(o0.include_authorized_operations)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+    b.append(1 if o0.include_authorized_operations else 0)
     return b
 
 
@@ -296,13 +327,16 @@ def _d_DescribeGroupsRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Groups')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.groups = l0
-    o0.include_authorized_operations, = _U_o(buf, pos)
+    o0.include_authorized_operations, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -319,19 +353,16 @@ def _e_DescribeGroupsRequest_v5(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-    b += _P_o(o0.include_authorized_operations)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.include_authorized_operations else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.include_authorized_operations)
     return b
 
 
@@ -359,7 +390,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -369,7 +403,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -379,7 +416,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -389,7 +429,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -410,7 +453,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -420,7 +466,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -430,7 +479,10 @@ def _d_DescribeGroupsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -472,36 +524,43 @@ def _e_DescribeGroupsResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.members
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.member_metadata
             b += _P_i(_nbytes(v2))
             b += v2
@@ -537,7 +596,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -547,7 +609,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -557,7 +622,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -567,7 +635,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -588,7 +659,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -598,7 +672,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -608,7 +685,10 @@ def _d_DescribeGroupsResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -650,36 +730,43 @@ def _e_DescribeGroupsResponse_v1(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.members
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.member_metadata
             b += _P_i(_nbytes(v2))
             b += v2
@@ -715,7 +802,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -725,7 +815,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -735,7 +828,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -745,7 +841,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -766,7 +865,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -776,7 +878,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -786,7 +891,10 @@ def _d_DescribeGroupsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -829,36 +937,43 @@ def _e_DescribeGroupsResponse_v3(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.members
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.member_metadata
             b += _P_i(_nbytes(v2))
             b += v2
@@ -895,7 +1010,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -905,7 +1023,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -915,7 +1036,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -925,7 +1049,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -946,7 +1073,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -956,7 +1086,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string GroupInstanceId')
-                        o2.group_instance_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.group_instance_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.group_instance_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -966,7 +1099,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -976,7 +1112,10 @@ def _d_DescribeGroupsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1018,43 +1157,51 @@ def _e_DescribeGroupsResponse_v4(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.members
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.group_instance_id
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.member_metadata
             b += _P_i(_nbytes(v2))
             b += v2
@@ -1068,9 +1215,8 @@ def _e_DescribeGroupsResponse_v4(o0, b, out):
 def _d_DescribeGroupsResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(DescribeGroupsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1085,9 +1231,8 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeGroupsResponse_DescribedGroup)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1099,7 +1244,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1113,7 +1261,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1127,7 +1278,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1141,7 +1295,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1170,7 +1327,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1184,7 +1344,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string GroupInstanceId')
-                        o2.group_instance_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.group_instance_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.group_instance_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1198,7 +1361,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1212,7 +1378,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1249,10 +1418,10 @@ def _d_DescribeGroupsResponse_v5(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.members = l1
-            o1.authorized_operations, = _U_i(buf, pos)
+            o1.authorized_operations, n = _U_iB(buf, pos)
             pos += 4
             o1.error_message = None
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1278,37 +1447,25 @@ def _e_DescribeGroupsResponse_v5(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.members
         k = len(v1) + 1
         if k < 128:
@@ -1317,40 +1474,28 @@ def _e_DescribeGroupsResponse_v5(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.group_instance_id
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.member_metadata
             k = _nbytes(v2) + 1
             if k < 128:
@@ -1370,12 +1515,12 @@ def _e_DescribeGroupsResponse_v5(o0, b, out):
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1387,9 +1532,8 @@ def _e_DescribeGroupsResponse_v5(o0, b, out):
 def _d_DescribeGroupsResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(DescribeGroupsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1404,9 +1548,8 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeGroupsResponse_DescribedGroup)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1418,7 +1561,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1432,7 +1578,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1446,7 +1595,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1460,7 +1612,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1474,7 +1629,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolData')
-                o1.protocol_data = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_data = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_data = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1503,7 +1661,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1517,7 +1678,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string GroupInstanceId')
-                        o2.group_instance_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.group_instance_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.group_instance_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1531,7 +1695,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1545,7 +1712,10 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1582,9 +1752,9 @@ def _d_DescribeGroupsResponse_v6(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.members = l1
-            o1.authorized_operations, = _U_i(buf, pos)
+            o1.authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1613,45 +1783,30 @@ def _e_DescribeGroupsResponse_v6(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_data
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.members
         k = len(v1) + 1
         if k < 128:
@@ -1660,40 +1815,28 @@ def _e_DescribeGroupsResponse_v6(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.group_instance_id
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             v2 = o2.client_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.member_metadata
             k = _nbytes(v2) + 1
             if k < 128:
@@ -1713,12 +1856,12 @@ def _e_DescribeGroupsResponse_v6(o0, b, out):
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class DescribeLogDirsRequest_DescribableLogDirTopic(_Struct):
     """Struct DescribableLogDirTopic of DescribeLogDirsRequest."""
@@ -217,21 +226,48 @@ class DescribeLogDirsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_iqqo = _St('>iqq?')
 _P_iqqo = _S_iqqo.pack
 _U_iqqo = _S_iqqo.unpack_from
+_S_iqqoB = _St('>iqq?B')
+_P_iqqoB = _S_iqqoB.pack
+_U_iqqoB = _S_iqqoB.unpack_from
+_S_iqqox = _St('>iqq?x')
+_P_iqqox = _S_iqqox.pack
+_U_iqqox = _S_iqqox.unpack_from
 _S_qq = _St('>qq')
 _P_qq = _S_qq.pack
 _U_qq = _S_qq.unpack_from
+_S_qqB = _St('>qqB')
+_P_qqB = _S_qqB.pack
+_U_qqB = _S_qqB.unpack_from
 _S_qqo = _St('>qq?')
 _P_qqo = _S_qqo.pack
 _U_qqo = _S_qqo.unpack_from
+_S_qqoB = _St('>qq?B')
+_P_qqoB = _S_qqoB.pack
+_U_qqoB = _S_qqoB.unpack_from
+_S_qqox = _St('>qq?x')
+_P_qqox = _S_qqox.pack
+_U_qqox = _S_qqox.unpack_from
+_S_qqx = _St('>qqx')
+_P_qqx = _S_qqx.pack
+_U_qqx = _S_qqx.unpack_from
 
 
 def _d_DescribeLogDirsRequest_v0(buf, pos):
@@ -256,7 +292,10 @@ def _d_DescribeLogDirsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -265,7 +304,10 @@ def _d_DescribeLogDirsRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -282,12 +324,20 @@ def _e_DescribeLogDirsRequest_v0(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.partitions
-            b += _P_i(len(v1))
-            b += _A_i[len(v1)].pack(*v1)
+            n = len(v1)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v1)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v1)
     return b
 
 
@@ -321,7 +371,10 @@ def _d_DescribeLogDirsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -334,7 +387,10 @@ def _d_DescribeLogDirsRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -363,20 +419,20 @@ def _e_DescribeLogDirsRequest_v2(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partitions
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -416,7 +472,10 @@ def _d_DescribeLogDirsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string LogDir')
-                o1.log_dir = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.log_dir = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.log_dir = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -437,7 +496,10 @@ def _d_DescribeLogDirsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -476,16 +538,18 @@ def _e_DescribeLogDirsResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.log_dir
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.topics
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.partitions
             b += _P_i(len(v2))
             for o3 in v2:
@@ -496,9 +560,8 @@ def _e_DescribeLogDirsResponse_v0(o0, b, out):
 def _d_DescribeLogDirsResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeLogDirsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -513,9 +576,8 @@ def _d_DescribeLogDirsResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeLogDirsResponse_DescribeLogDirsResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -527,7 +589,10 @@ def _d_DescribeLogDirsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string LogDir')
-                o1.log_dir = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.log_dir = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.log_dir = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -556,7 +621,10 @@ def _d_DescribeLogDirsResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -573,9 +641,9 @@ def _d_DescribeLogDirsResponse_v2(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeLogDirsResponse_DescribeLogDirsPartition)
-                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key = _U_iqqo(buf, pos)
+                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key, n = _U_iqqoB(buf, pos)
                             pos += 21
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -619,13 +687,10 @@ def _e_DescribeLogDirsResponse_v2(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.log_dir
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -634,13 +699,10 @@ def _e_DescribeLogDirsResponse_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -648,12 +710,12 @@ def _e_DescribeLogDirsResponse_v2(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqox(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -675,9 +737,8 @@ def _e_DescribeLogDirsResponse_v2(o0, b, out):
 def _d_DescribeLogDirsResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(DescribeLogDirsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -692,9 +753,8 @@ def _d_DescribeLogDirsResponse_v3(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeLogDirsResponse_DescribeLogDirsResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -706,7 +766,10 @@ def _d_DescribeLogDirsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string LogDir')
-                o1.log_dir = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.log_dir = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.log_dir = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -735,7 +798,10 @@ def _d_DescribeLogDirsResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -752,9 +818,9 @@ def _d_DescribeLogDirsResponse_v3(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeLogDirsResponse_DescribeLogDirsPartition)
-                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key = _U_iqqo(buf, pos)
+                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key, n = _U_iqqoB(buf, pos)
                             pos += 21
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -797,13 +863,10 @@ def _e_DescribeLogDirsResponse_v3(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.log_dir
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -812,13 +875,10 @@ def _e_DescribeLogDirsResponse_v3(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -826,12 +886,12 @@ def _e_DescribeLogDirsResponse_v3(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqox(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -853,9 +913,8 @@ def _e_DescribeLogDirsResponse_v3(o0, b, out):
 def _d_DescribeLogDirsResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(DescribeLogDirsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -870,9 +929,8 @@ def _d_DescribeLogDirsResponse_v4(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeLogDirsResponse_DescribeLogDirsResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -884,7 +942,10 @@ def _d_DescribeLogDirsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string LogDir')
-                o1.log_dir = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.log_dir = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.log_dir = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -913,7 +974,10 @@ def _d_DescribeLogDirsResponse_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -930,9 +994,9 @@ def _d_DescribeLogDirsResponse_v4(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeLogDirsResponse_DescribeLogDirsPartition)
-                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key = _U_iqqo(buf, pos)
+                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key, n = _U_iqqoB(buf, pos)
                             pos += 21
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -946,10 +1010,10 @@ def _d_DescribeLogDirsResponse_v4(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.total_bytes, o1.usable_bytes = _U_qq(buf, pos)
+            o1.total_bytes, o1.usable_bytes, n = _U_qqB(buf, pos)
             pos += 16
             o1.is_cordoned = False
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -975,13 +1039,10 @@ def _e_DescribeLogDirsResponse_v4(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.log_dir
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -990,13 +1051,10 @@ def _e_DescribeLogDirsResponse_v4(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -1004,23 +1062,23 @@ def _e_DescribeLogDirsResponse_v4(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqox(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_qq(o1.total_bytes, o1.usable_bytes)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_qq(o1.total_bytes, o1.usable_bytes)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_qqx(o1.total_bytes, o1.usable_bytes)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1032,9 +1090,8 @@ def _e_DescribeLogDirsResponse_v4(o0, b, out):
 def _d_DescribeLogDirsResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(DescribeLogDirsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1049,9 +1106,8 @@ def _d_DescribeLogDirsResponse_v5(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeLogDirsResponse_DescribeLogDirsResult)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1063,7 +1119,10 @@ def _d_DescribeLogDirsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string LogDir')
-                o1.log_dir = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.log_dir = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.log_dir = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1092,7 +1151,10 @@ def _d_DescribeLogDirsResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1109,9 +1171,9 @@ def _d_DescribeLogDirsResponse_v5(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeLogDirsResponse_DescribeLogDirsPartition)
-                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key = _U_iqqo(buf, pos)
+                            o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key, n = _U_iqqoB(buf, pos)
                             pos += 21
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -1125,9 +1187,9 @@ def _d_DescribeLogDirsResponse_v5(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.total_bytes, o1.usable_bytes, o1.is_cordoned = _U_qqo(buf, pos)
+            o1.total_bytes, o1.usable_bytes, o1.is_cordoned, n = _U_qqoB(buf, pos)
             pos += 17
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1153,13 +1215,10 @@ def _e_DescribeLogDirsResponse_v5(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.log_dir
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -1168,13 +1227,10 @@ def _e_DescribeLogDirsResponse_v5(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -1182,23 +1238,23 @@ def _e_DescribeLogDirsResponse_v5(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqo(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqox(o3.partition_index, o3.partition_size, o3.offset_lag, o3.is_future_key)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_qqo(o1.total_bytes, o1.usable_bytes, o1.is_cordoned)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_qqo(o1.total_bytes, o1.usable_bytes, o1.is_cordoned)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_qqox(o1.total_bytes, o1.usable_bytes, o1.is_cordoned)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

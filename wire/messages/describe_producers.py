@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class DescribeProducersRequest_TopicRequest(_Struct):
     """Struct TopicRequest of DescribeProducersRequest."""
@@ -214,12 +223,24 @@ class DescribeProducersResponse(_Message):
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_qiiqiq = _St('>qiiqiq')
 _P_qiiqiq = _S_qiiqiq.pack
 _U_qiiqiq = _S_qiiqiq.unpack_from
+_S_qiiqiqB = _St('>qiiqiqB')
+_P_qiiqiqB = _S_qiiqiqB.pack
+_U_qiiqiqB = _S_qiiqiqB.unpack_from
+_S_qiiqiqx = _St('>qiiqiqx')
+_P_qiiqiqx = _S_qiiqiqx.pack
+_U_qiiqiqx = _S_qiiqiqx.unpack_from
 
 
 def _d_DescribeProducersRequest_v0(buf, pos):
@@ -252,7 +273,10 @@ def _d_DescribeProducersRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -265,7 +289,10 @@ def _d_DescribeProducersRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -291,20 +318,20 @@ def _e_DescribeProducersRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_indexes
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -321,9 +348,8 @@ def _e_DescribeProducersRequest_v0(o0, b, out):
 def _d_DescribeProducersResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeProducersResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -350,7 +376,10 @@ def _d_DescribeProducersResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -367,9 +396,8 @@ def _d_DescribeProducersResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeProducersResponse_PartitionResponse)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -381,7 +409,10 @@ def _d_DescribeProducersResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -398,9 +429,9 @@ def _d_DescribeProducersResponse_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeProducersResponse_ProducerState)
-                            o3.producer_id, o3.producer_epoch, o3.last_sequence, o3.last_timestamp, o3.coordinator_epoch, o3.current_txn_start_offset = _U_qiiqiq(buf, pos)
+                            o3.producer_id, o3.producer_epoch, o3.last_sequence, o3.last_timestamp, o3.coordinator_epoch, o3.current_txn_start_offset, n = _U_qiiqiqB(buf, pos)
                             pos += 36
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -439,13 +470,10 @@ def _e_DescribeProducersResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -458,13 +486,10 @@ def _e_DescribeProducersResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             v2 = o2.active_producers
             k = len(v2) + 1
             if k < 128:
@@ -472,12 +497,12 @@ def _e_DescribeProducersResponse_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_qiiqiq(o3.producer_id, o3.producer_epoch, o3.last_sequence, o3.last_timestamp, o3.coordinator_epoch, o3.current_txn_start_offset)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_qiiqiq(o3.producer_id, o3.producer_epoch, o3.last_sequence, o3.last_timestamp, o3.coordinator_epoch, o3.current_txn_start_offset)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_qiiqiqx(o3.producer_id, o3.producer_epoch, o3.last_sequence, o3.last_timestamp, o3.coordinator_epoch, o3.current_txn_start_offset)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -305,30 +313,72 @@ class DescribeQuorumResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_iQQqqqB = _St('>iQQqqqB')
+_P_iQQqqqB = _S_iQQqqqB.pack
+_U_iQQqqqB = _S_iQQqqqB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ihiiq = _St('>ihiiq')
 _P_ihiiq = _S_ihiiq.pack
 _U_ihiiq = _S_ihiiq.unpack_from
+_S_ihiiqB = _St('>ihiiqB')
+_P_ihiiqB = _S_ihiiqB.pack
+_U_ihiiqB = _S_ihiiqB.unpack_from
 _S_iiq = _St('>iiq')
 _P_iiq = _S_iiq.pack
 _U_iiq = _S_iiq.unpack_from
+_S_iiqB = _St('>iiqB')
+_P_iiqB = _S_iiqB.pack
+_U_iiqB = _S_iiqB.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
 _S_iqqq = _St('>iqqq')
 _P_iqqq = _S_iqqq.pack
 _U_iqqq = _S_iqqq.unpack_from
+_S_iqqqB = _St('>iqqqB')
+_P_iqqqB = _S_iqqqB.pack
+_U_iqqqB = _S_iqqqB.unpack_from
+_S_iqqqx = _St('>iqqqx')
+_P_iqqqx = _S_iqqqx.pack
+_U_iqqqx = _S_iqqqx.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_qqq = _St('>qqq')
 _P_qqq = _S_qqq.pack
 _U_qqq = _S_qqq.unpack_from
+_S_qqqx = _St('>qqqx')
+_P_qqqx = _S_qqqx.pack
+_U_qqqx = _S_qqqx.unpack_from
 
 
 def _d_DescribeQuorumRequest_v0(buf, pos):
@@ -361,7 +411,10 @@ def _d_DescribeQuorumRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -378,9 +431,9 @@ def _d_DescribeQuorumRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeQuorumRequest_PartitionData)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -411,13 +464,10 @@ def _e_DescribeQuorumRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -425,12 +475,12 @@ def _e_DescribeQuorumRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_i(o2.partition_index)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_i(o2.partition_index)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ix(o2.partition_index)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -447,9 +497,8 @@ def _e_DescribeQuorumRequest_v0(o0, b, out):
 def _d_DescribeQuorumResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeQuorumResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -476,7 +525,10 @@ def _d_DescribeQuorumResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -493,9 +545,8 @@ def _d_DescribeQuorumResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeQuorumResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.high_watermark = _U_ihiiq(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.high_watermark, n = _U_ihiiqB(buf, pos)
                     pos += 22
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -510,12 +561,12 @@ def _d_DescribeQuorumResponse_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, o3.log_end_offset = _U_iq(buf, pos)
+                            o3.replica_id, o3.log_end_offset, n = _U_iqB(buf, pos)
                             pos += 12
                             o3.replica_directory_id = _ZERO_UUID
                             o3.last_fetch_timestamp = -1
                             o3.last_caught_up_timestamp = -1
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -537,12 +588,12 @@ def _d_DescribeQuorumResponse_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, o3.log_end_offset = _U_iq(buf, pos)
+                            o3.replica_id, o3.log_end_offset, n = _U_iqB(buf, pos)
                             pos += 12
                             o3.replica_directory_id = _ZERO_UUID
                             o3.last_fetch_timestamp = -1
                             o3.last_caught_up_timestamp = -1
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -584,13 +635,10 @@ def _e_DescribeQuorumResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -606,12 +654,12 @@ def _e_DescribeQuorumResponse_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iq(o3.replica_id, o3.log_end_offset)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iq(o3.replica_id, o3.log_end_offset)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqx(o3.replica_id, o3.log_end_offset)
             v2 = o2.observers
             k = len(v2) + 1
             if k < 128:
@@ -619,12 +667,12 @@ def _e_DescribeQuorumResponse_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iq(o3.replica_id, o3.log_end_offset)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iq(o3.replica_id, o3.log_end_offset)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqx(o3.replica_id, o3.log_end_offset)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -646,9 +694,8 @@ def _e_DescribeQuorumResponse_v0(o0, b, out):
 def _d_DescribeQuorumResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(DescribeQuorumResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -675,7 +722,10 @@ def _d_DescribeQuorumResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -692,9 +742,8 @@ def _d_DescribeQuorumResponse_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeQuorumResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.high_watermark = _U_ihiiq(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.high_watermark, n = _U_ihiiqB(buf, pos)
                     pos += 22
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -709,10 +758,10 @@ def _d_DescribeQuorumResponse_v1(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp = _U_iqqq(buf, pos)
+                            o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp, n = _U_iqqqB(buf, pos)
                             pos += 28
                             o3.replica_directory_id = _ZERO_UUID
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -734,10 +783,10 @@ def _d_DescribeQuorumResponse_v1(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp = _U_iqqq(buf, pos)
+                            o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp, n = _U_iqqqB(buf, pos)
                             pos += 28
                             o3.replica_directory_id = _ZERO_UUID
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -779,13 +828,10 @@ def _e_DescribeQuorumResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -801,12 +847,12 @@ def _e_DescribeQuorumResponse_v1(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqq(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqq(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqqx(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
             v2 = o2.observers
             k = len(v2) + 1
             if k < 128:
@@ -814,12 +860,12 @@ def _e_DescribeQuorumResponse_v1(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_iqqq(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_iqqq(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_iqqqx(o3.replica_id, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -841,9 +887,8 @@ def _e_DescribeQuorumResponse_v1(o0, b, out):
 def _d_DescribeQuorumResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(DescribeQuorumResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -855,7 +900,10 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -884,7 +932,10 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -901,9 +952,8 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeQuorumResponse_PartitionData)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -915,11 +965,13 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.leader_id, o2.leader_epoch, o2.high_watermark = _U_iiq(buf, pos)
+                    o2.leader_id, o2.leader_epoch, o2.high_watermark, n = _U_iiqB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -934,17 +986,10 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, = _U_i(buf, pos)
-                            pos += 4
-                            e = pos + 16
-                            if e > end:
-                                raise _short('uuid ReplicaDirectoryId')
-                            i = _from_bytes(buf[pos:e], 'big')
-                            o3.replica_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                            pos = e
-                            o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp = _U_qqq(buf, pos)
-                            pos += 24
-                            if buf[pos] == 0:
+                            o3.replica_id, h3_1, l3_1, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp, n = _U_iQQqqqB(buf, pos)
+                            pos += 44
+                            o3.replica_directory_id = _uuid_from_int((h3_1 << 64) | l3_1) if h3_1 or l3_1 else _ZERO_UUID
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -966,17 +1011,10 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(DescribeQuorumResponse_ReplicaState)
-                            o3.replica_id, = _U_i(buf, pos)
-                            pos += 4
-                            e = pos + 16
-                            if e > end:
-                                raise _short('uuid ReplicaDirectoryId')
-                            i = _from_bytes(buf[pos:e], 'big')
-                            o3.replica_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                            pos = e
-                            o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp = _U_qqq(buf, pos)
-                            pos += 24
-                            if buf[pos] == 0:
+                            o3.replica_id, h3_1, l3_1, o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp, n = _U_iQQqqqB(buf, pos)
+                            pos += 44
+                            o3.replica_directory_id = _uuid_from_int((h3_1 << 64) | l3_1) if h3_1 or l3_1 else _ZERO_UUID
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -1012,9 +1050,8 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeQuorumResponse_Node)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1041,7 +1078,10 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1055,11 +1095,14 @@ def _d_DescribeQuorumResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_H(buf, pos)
+                    o2.port, n = _U_HB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1087,13 +1130,10 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -1102,13 +1142,10 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1121,13 +1158,10 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             b += _P_iiq(o2.leader_id, o2.leader_epoch, o2.high_watermark)
             v2 = o2.current_voters
             k = len(v2) + 1
@@ -1137,13 +1171,16 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
                 b += _uvarint(k)
             for o3 in v2:
                 b += _P_i(o3.replica_id)
-                b += o3.replica_directory_id.int.to_bytes(16, 'big')
-                b += _P_qqq(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
+                c = _UUID_BYTES.get(o3.replica_directory_id.int)
+                if c is None:
+                    c = _uuid_bytes(o3.replica_directory_id)
+                b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_qqq(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_qqqx(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
             v2 = o2.observers
             k = len(v2) + 1
             if k < 128:
@@ -1152,13 +1189,16 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
                 b += _uvarint(k)
             for o3 in v2:
                 b += _P_i(o3.replica_id)
-                b += o3.replica_directory_id.int.to_bytes(16, 'big')
-                b += _P_qqq(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
+                c = _UUID_BYTES.get(o3.replica_directory_id.int)
+                if c is None:
+                    c = _uuid_bytes(o3.replica_directory_id)
+                b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_qqq(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_qqqx(o3.log_end_offset, o3.last_fetch_timestamp, o3.last_caught_up_timestamp)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1185,27 +1225,21 @@ def _e_DescribeQuorumResponse_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_H(o2.port)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_H(o2.port)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_Hx(o2.port)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

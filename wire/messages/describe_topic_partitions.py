@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class DescribeTopicPartitionsRequest_TopicRequest(_Struct):
     """Struct TopicRequest of DescribeTopicPartitionsRequest."""
@@ -258,18 +267,30 @@ class DescribeTopicPartitionsResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQoB = _St('>QQ?B')
+_P_QQoB = _S_QQoB.pack
+_U_QQoB = _S_QQoB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_hiii = _St('>hiii')
 _P_hiii = _S_hiii.pack
 _U_hiii = _S_hiii.unpack_from
+_S_hiiiB = _St('>hiiiB')
+_P_hiiiB = _S_hiiiB.pack
+_U_hiiiB = _S_hiiiB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_DescribeTopicPartitionsRequest_v0(buf, pos):
@@ -302,7 +323,10 @@ def _d_DescribeTopicPartitionsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -331,11 +355,14 @@ def _d_DescribeTopicPartitionsRequest_v0(buf, pos):
             e = pos + n
             if e > end:
                 raise _short('string TopicName')
-            o1.topic_name = buf[pos:e].tobytes().decode()
+            if n < _STR_FAST:
+                o1.topic_name = _US[n](buf, pos)[0].decode()
+            else:
+                o1.topic_name = buf[pos:e].tobytes().decode()
             pos = e
-        o1.partition_index, = _U_i(buf, pos)
+        o1.partition_index, n = _U_iB(buf, pos)
         pos += 4
-        if buf[pos] == 0:
+        if n == 0:
             pos += 1
             o1.unknown_tagged_fields = None
         else:
@@ -358,13 +385,10 @@ def _e_DescribeTopicPartitionsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -377,19 +401,16 @@ def _e_DescribeTopicPartitionsRequest_v0(o0, b, out):
     else:
         b.append(1)
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.partition_index)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.partition_index)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.partition_index)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -401,9 +422,8 @@ def _e_DescribeTopicPartitionsRequest_v0(o0, b, out):
 def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeTopicPartitionsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -418,9 +438,8 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -432,17 +451,14 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.is_internal, = _U_o(buf, pos)
-            pos += 1
-            n = buf[pos]
+            h1_0, l1_0, o1.is_internal, n = _U_QQoB(buf, pos)
+            pos += 17
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -457,9 +473,8 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -470,7 +485,10 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -483,7 +501,10 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -496,7 +517,10 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array EligibleLeaderReplicas')
-                        o2.eligible_leader_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.eligible_leader_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.eligible_leader_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -509,7 +533,10 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array LastKnownElr')
-                        o2.last_known_elr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.last_known_elr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.last_known_elr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -522,7 +549,10 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -531,9 +561,9 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -558,11 +588,14 @@ def _d_DescribeTopicPartitionsResponse_v0(buf, pos):
             e = pos + n
             if e > end:
                 raise _short('string TopicName')
-            o1.topic_name = buf[pos:e].tobytes().decode()
+            if n < _STR_FAST:
+                o1.topic_name = _US[n](buf, pos)[0].decode()
+            else:
+                o1.topic_name = buf[pos:e].tobytes().decode()
             pos = e
-        o1.partition_index, = _U_i(buf, pos)
+        o1.partition_index, n = _U_iB(buf, pos)
         pos += 4
-        if buf[pos] == 0:
+        if n == 0:
             pos += 1
             o1.unknown_tagged_fields = None
         else:
@@ -590,15 +623,15 @@ def _e_DescribeTopicPartitionsResponse_v0(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
-        b += _P_o(o1.is_internal)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -608,76 +641,88 @@ def _e_DescribeTopicPartitionsResponse_v0(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.eligible_leader_replicas
             if v2 is None:
                 b.append(0)
             else:
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
             v2 = o2.last_known_elr
             if v2 is None:
                 b.append(0)
             else:
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.topic_authorized_operations)
     o1 = o0.next_cursor
     if o1 is None:
         b.append(255)
     else:
         b.append(1)
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.partition_index)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.partition_index)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.partition_index)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class DescribeTransactionsRequest(_Message):
     """Kafka request DescribeTransactionsRequest, versions 0-0."""
@@ -162,12 +171,21 @@ class DescribeTransactionsResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_iqqh = _St('>iqqh')
 _P_iqqh = _S_iqqh.pack
 _U_iqqh = _S_iqqh.unpack_from
+_S_iqqhB = _St('>iqqhB')
+_P_iqqhB = _S_iqqhB.pack
+_U_iqqhB = _S_iqqhB.unpack_from
 
 
 def _d_DescribeTransactionsRequest_v0(buf, pos):
@@ -199,7 +217,10 @@ def _d_DescribeTransactionsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionalIds')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.transactional_ids = l0
@@ -220,13 +241,10 @@ def _e_DescribeTransactionsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -238,9 +256,8 @@ def _e_DescribeTransactionsRequest_v0(o0, b, out):
 def _d_DescribeTransactionsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeTransactionsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -255,9 +272,8 @@ def _d_DescribeTransactionsResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(DescribeTransactionsResponse_TransactionState)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -269,7 +285,10 @@ def _d_DescribeTransactionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionalId')
-                o1.transactional_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transactional_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transactional_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -283,11 +302,13 @@ def _d_DescribeTransactionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionState')
-                o1.transaction_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transaction_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transaction_state = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.transaction_timeout_ms, o1.transaction_start_time_ms, o1.producer_id, o1.producer_epoch = _U_iqqh(buf, pos)
+            o1.transaction_timeout_ms, o1.transaction_start_time_ms, o1.producer_id, o1.producer_epoch, n = _U_iqqhB(buf, pos)
             pos += 22
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -314,7 +335,10 @@ def _d_DescribeTransactionsResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Topic')
-                        o2.topic = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.topic = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.topic = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -327,7 +351,10 @@ def _d_DescribeTransactionsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Partitions')
-                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partitions = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -362,21 +389,15 @@ def _e_DescribeTransactionsResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.transactional_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.transaction_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_iqqh(o1.transaction_timeout_ms, o1.transaction_start_time_ms, o1.producer_id, o1.producer_epoch)
         v1 = o1.topics
         k = len(v1) + 1
@@ -386,20 +407,20 @@ def _e_DescribeTransactionsResponse_v0(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.topic
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

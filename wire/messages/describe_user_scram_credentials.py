@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -177,12 +185,24 @@ class DescribeUserScramCredentialsResponse(_Message):
 _S_bi = _St('>bi')
 _P_bi = _S_bi.pack
 _U_bi = _S_bi.unpack_from
+_S_biB = _St('>biB')
+_P_biB = _S_biB.pack
+_U_biB = _S_biB.unpack_from
+_S_bix = _St('>bix')
+_P_bix = _S_bix.pack
+_U_bix = _S_bix.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_DescribeUserScramCredentialsRequest_v0(buf, pos):
@@ -215,7 +235,10 @@ def _d_DescribeUserScramCredentialsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -244,13 +267,10 @@ def _e_DescribeUserScramCredentialsRequest_v0(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -267,9 +287,8 @@ def _e_DescribeUserScramCredentialsRequest_v0(o0, b, out):
 def _d_DescribeUserScramCredentialsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(DescribeUserScramCredentialsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -281,7 +300,10 @@ def _d_DescribeUserScramCredentialsResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -310,11 +332,13 @@ def _d_DescribeUserScramCredentialsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string User')
-                o1.user = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.user = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.user = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -326,7 +350,10 @@ def _d_DescribeUserScramCredentialsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -343,9 +370,9 @@ def _d_DescribeUserScramCredentialsResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(DescribeUserScramCredentialsResponse_CredentialInfo)
-                    o2.mechanism, o2.iterations = _U_bi(buf, pos)
+                    o2.mechanism, o2.iterations, n = _U_biB(buf, pos)
                     pos += 5
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -373,13 +400,10 @@ def _e_DescribeUserScramCredentialsResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.results
     k = len(v0) + 1
     if k < 128:
@@ -388,25 +412,19 @@ def _e_DescribeUserScramCredentialsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.user
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.credential_infos
         k = len(v1) + 1
         if k < 128:
@@ -414,12 +432,12 @@ def _e_DescribeUserScramCredentialsResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_bi(o2.mechanism, o2.iterations)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_bi(o2.mechanism, o2.iterations)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_bix(o2.mechanism, o2.iterations)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ElectLeadersRequest_TopicPartitions(_Struct):
     """Struct TopicPartitions of ElectLeadersRequest."""
@@ -182,15 +191,27 @@ class ElectLeadersResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_ElectLeadersRequest_v0(buf, pos):
@@ -215,7 +236,10 @@ def _d_ElectLeadersRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -224,7 +248,10 @@ def _d_ElectLeadersRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -244,12 +271,20 @@ def _e_ElectLeadersRequest_v0(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.partitions
-            b += _P_i(len(v1))
-            b += _A_i[len(v1)].pack(*v1)
+            n = len(v1)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v1)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v1)
     b += _P_i(o0.timeout_ms)
     return b
 
@@ -278,7 +313,10 @@ def _d_ElectLeadersRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -287,7 +325,10 @@ def _d_ElectLeadersRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -307,12 +348,20 @@ def _e_ElectLeadersRequest_v1(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.partitions
-            b += _P_i(len(v1))
-            b += _A_i[len(v1)].pack(*v1)
+            n = len(v1)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v1)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v1)
     b += _P_i(o0.timeout_ms)
     return b
 
@@ -320,9 +369,8 @@ def _e_ElectLeadersRequest_v1(o0, b, out):
 def _d_ElectLeadersRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(ElectLeadersRequest)
-    o0.election_type, = _U_b(buf, pos)
+    o0.election_type, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -349,7 +397,10 @@ def _d_ElectLeadersRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -362,7 +413,10 @@ def _d_ElectLeadersRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -371,9 +425,9 @@ def _d_ElectLeadersRequest_v2(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topic_partitions = l0
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -394,31 +448,31 @@ def _e_ElectLeadersRequest_v2(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partitions
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_i(o0.timeout_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.timeout_ms)
     return b
 
 
@@ -446,7 +500,10 @@ def _d_ElectLeadersResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -469,7 +526,10 @@ def _d_ElectLeadersResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -488,9 +548,10 @@ def _e_ElectLeadersResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_result
         b += _P_i(len(v1))
         for o2 in v1:
@@ -499,9 +560,10 @@ def _e_ElectLeadersResponse_v0(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -529,7 +591,10 @@ def _d_ElectLeadersResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -552,7 +617,10 @@ def _d_ElectLeadersResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -570,9 +638,10 @@ def _e_ElectLeadersResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_result
         b += _P_i(len(v1))
         for o2 in v1:
@@ -581,18 +650,18 @@ def _e_ElectLeadersResponse_v1(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
 def _d_ElectLeadersResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(ElectLeadersResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -619,7 +688,10 @@ def _d_ElectLeadersResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -636,9 +708,8 @@ def _d_ElectLeadersResponse_v2(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ElectLeadersResponse_PartitionResult)
-                    o2.partition_id, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_id, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -650,7 +721,10 @@ def _d_ElectLeadersResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -684,13 +758,10 @@ def _e_ElectLeadersResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_result
         k = len(v1) + 1
         if k < 128:
@@ -703,13 +774,10 @@ def _e_ElectLeadersResponse_v2(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class EndQuorumEpochRequest_TopicData(_Struct):
     """Struct TopicData of EndQuorumEpochRequest."""
@@ -304,18 +313,42 @@ class EndQuorumEpochResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_iQQB = _St('>iQQB')
+_P_iQQB = _S_iQQB.pack
+_U_iQQB = _S_iQQB.unpack_from
 _S_ihii = _St('>ihii')
 _P_ihii = _S_ihii.pack
 _U_ihii = _S_ihii.unpack_from
+_S_ihiiB = _St('>ihiiB')
+_P_ihiiB = _S_ihiiB.pack
+_U_ihiiB = _S_ihiiB.unpack_from
+_S_ihiix = _St('>ihiix')
+_P_ihiix = _S_ihiix.pack
+_U_ihiix = _S_ihiix.unpack_from
 _S_iii = _St('>iii')
 _P_iii = _S_iii.pack
 _U_iii = _S_iii.unpack_from
+_S_iiiB = _St('>iiiB')
+_P_iiiB = _S_iiiB.pack
+_U_iiiB = _S_iiiB.unpack_from
 
 
 def _d_EndQuorumEpochRequest_v0(buf, pos):
@@ -329,7 +362,10 @@ def _d_EndQuorumEpochRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -350,7 +386,10 @@ def _d_EndQuorumEpochRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -372,7 +411,10 @@ def _d_EndQuorumEpochRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PreferredSuccessors')
-                        o2.preferred_successors = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.preferred_successors = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.preferred_successors = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.preferred_candidates = []
                     o2.unknown_tagged_fields = None
@@ -391,23 +433,32 @@ def _e_EndQuorumEpochRequest_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_iii(o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.preferred_successors
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -426,7 +477,10 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -455,7 +509,10 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -472,9 +529,8 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(EndQuorumEpochRequest_PartitionData)
-                    o2.partition_index, o2.leader_id, o2.leader_epoch = _U_iii(buf, pos)
+                    o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_iiiB(buf, pos)
                     pos += 12
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -489,15 +545,10 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(EndQuorumEpochRequest_ReplicaInfo)
-                            o3.candidate_id, = _U_i(buf, pos)
-                            pos += 4
-                            e = pos + 16
-                            if e > end:
-                                raise _short('uuid CandidateDirectoryId')
-                            i = _from_bytes(buf[pos:e], 'big')
-                            o3.candidate_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                            pos = e
-                            if buf[pos] == 0:
+                            o3.candidate_id, h3_1, l3_1, n = _U_iQQB(buf, pos)
+                            pos += 20
+                            o3.candidate_directory_id = _uuid_from_int((h3_1 << 64) | l3_1) if h3_1 or l3_1 else _ZERO_UUID
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -546,7 +597,10 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -560,11 +614,14 @@ def _d_EndQuorumEpochRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_H(buf, pos)
+            o1.port, n = _U_HB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -584,13 +641,10 @@ def _e_EndQuorumEpochRequest_v1(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -599,13 +653,10 @@ def _e_EndQuorumEpochRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -622,7 +673,10 @@ def _e_EndQuorumEpochRequest_v1(o0, b, out):
                 b += _uvarint(k)
             for o3 in v2:
                 b += _P_i(o3.candidate_id)
-                b += o3.candidate_directory_id.int.to_bytes(16, 'big')
+                c = _UUID_BYTES.get(o3.candidate_directory_id.int)
+                if c is None:
+                    c = _uuid_bytes(o3.candidate_directory_id)
+                b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
                     _put_tags(b, (), u3)
@@ -646,27 +700,21 @@ def _e_EndQuorumEpochRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_H(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_H(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hx(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -699,7 +747,10 @@ def _d_EndQuorumEpochResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -731,9 +782,10 @@ def _e_EndQuorumEpochResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -767,9 +819,8 @@ def _dt_EndQuorumEpochResponse_v1(o, buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(EndQuorumEpochResponse_NodeEndpoint)
-                    o2.node_id, = _U_i(buf, pos)
+                    o2.node_id, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -781,11 +832,14 @@ def _dt_EndQuorumEpochResponse_v1(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_H(buf, pos)
+                    o2.port, n = _U_HB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -806,9 +860,8 @@ def _dt_EndQuorumEpochResponse_v1(o, buf, pos):
 def _d_EndQuorumEpochResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(EndQuorumEpochResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -835,7 +888,10 @@ def _d_EndQuorumEpochResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -852,9 +908,9 @@ def _d_EndQuorumEpochResponse_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(EndQuorumEpochResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch = _U_ihii(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, n = _U_ihiiB(buf, pos)
                     pos += 14
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -887,13 +943,10 @@ def _e_EndQuorumEpochResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -901,48 +954,46 @@ def _e_EndQuorumEpochResponse_v1(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ihii(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ihii(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihiix(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b.append(0)
+    else:
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_H(o2.port)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    t0 += _P_H(o2.port)
+                    _put_tags(t0, (), u2)
+                else:
+                    t0 += _P_Hx(o2.port)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -108,12 +116,30 @@ _U_h = _S_h.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ihqh = _St('>ihqh')
 _P_ihqh = _S_ihqh.pack
 _U_ihqh = _S_ihqh.unpack_from
+_S_ihqhB = _St('>ihqhB')
+_P_ihqhB = _S_ihqhB.pack
+_U_ihqhB = _S_ihqhB.unpack_from
+_S_ihqhx = _St('>ihqhx')
+_P_ihqhx = _S_ihqhx.pack
+_U_ihqhx = _S_ihqhx.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_qho = _St('>qh?')
 _P_qho = _S_qho.pack
 _U_qho = _S_qho.unpack_from
+_S_qhoB = _St('>qh?B')
+_P_qhoB = _S_qhoB.pack
+_U_qhoB = _S_qhoB.unpack_from
+_S_qhox = _St('>qh?x')
+_P_qhox = _S_qhox.pack
+_U_qhox = _S_qhox.unpack_from
 
 
 def _d_EndTxnRequest_v0(buf, pos):
@@ -127,7 +153,10 @@ def _d_EndTxnRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.producer_id, o0.producer_epoch, o0.committed = _U_qho(buf, pos)
     pos += 11
@@ -137,9 +166,10 @@ def _d_EndTxnRequest_v0(buf, pos):
 
 def _e_EndTxnRequest_v0(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qho(o0.producer_id, o0.producer_epoch, o0.committed)
     return b
 
@@ -159,11 +189,14 @@ def _d_EndTxnRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.producer_id, o0.producer_epoch, o0.committed = _U_qho(buf, pos)
+    o0.producer_id, o0.producer_epoch, o0.committed, n = _U_qhoB(buf, pos)
     pos += 11
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -173,19 +206,16 @@ def _d_EndTxnRequest_v3(buf, pos):
 
 def _e_EndTxnRequest_v3(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += _P_qho(o0.producer_id, o0.producer_epoch, o0.committed)
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_qho(o0.producer_id, o0.producer_epoch, o0.committed)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qhox(o0.producer_id, o0.producer_epoch, o0.committed)
     return b
 
 
@@ -208,11 +238,11 @@ def _e_EndTxnResponse_v0(o0, b, out):
 def _d_EndTxnResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(EndTxnResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
     o0.producer_id = -1
     o0.producer_epoch = -1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -221,21 +251,21 @@ def _d_EndTxnResponse_v3(buf, pos):
 
 
 def _e_EndTxnResponse_v3(o0, b, out):
-    b += _P_ih(o0.throttle_time_ms, o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ih(o0.throttle_time_ms, o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihx(o0.throttle_time_ms, o0.error_code)
     return b
 
 
 def _d_EndTxnResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(EndTxnResponse)
-    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch = _U_ihqh(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, n = _U_ihqhB(buf, pos)
     pos += 16
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -244,12 +274,12 @@ def _d_EndTxnResponse_v5(buf, pos):
 
 
 def _e_EndTxnResponse_v5(o0, b, out):
-    b += _P_ihqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihqhx(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -96,6 +104,12 @@ class EnvelopeResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 
 
 def _d_EnvelopeRequest_v0(buf, pos):
@@ -201,9 +215,9 @@ def _d_EnvelopeResponse_v0(buf, pos):
             raise _short('bytes ResponseData')
         o0.response_data = buf[pos:e]
         pos = e
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -222,12 +236,12 @@ def _e_EnvelopeResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         b += v0
-    b += _P_h(o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_h(o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_hx(o0.error_code)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -96,12 +104,24 @@ class ExpireDelegationTokenResponse(_Message):
 _S_hqi = _St('>hqi')
 _P_hqi = _S_hqi.pack
 _U_hqi = _S_hqi.unpack_from
+_S_hqiB = _St('>hqiB')
+_P_hqiB = _S_hqiB.pack
+_U_hqiB = _S_hqiB.unpack_from
+_S_hqix = _St('>hqix')
+_P_hqix = _S_hqix.pack
+_U_hqix = _S_hqix.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_ExpireDelegationTokenRequest_v0(buf, pos):
@@ -148,9 +168,9 @@ def _d_ExpireDelegationTokenRequest_v2(buf, pos):
             raise _short('bytes Hmac')
         o0.hmac = buf[pos:e]
         pos = e
-    o0.expiry_time_period_ms, = _U_q(buf, pos)
+    o0.expiry_time_period_ms, n = _U_qB(buf, pos)
     pos += 8
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -166,12 +186,12 @@ def _e_ExpireDelegationTokenRequest_v2(o0, b, out):
     else:
         b += _uvarint(k)
     b += v0
-    b += _P_q(o0.expiry_time_period_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.expiry_time_period_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.expiry_time_period_ms)
     return b
 
 
@@ -192,9 +212,9 @@ def _e_ExpireDelegationTokenResponse_v0(o0, b, out):
 def _d_ExpireDelegationTokenResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(ExpireDelegationTokenResponse)
-    o0.error_code, o0.expiry_timestamp_ms, o0.throttle_time_ms = _U_hqi(buf, pos)
+    o0.error_code, o0.expiry_timestamp_ms, o0.throttle_time_ms, n = _U_hqiB(buf, pos)
     pos += 14
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -203,12 +223,12 @@ def _d_ExpireDelegationTokenResponse_v2(buf, pos):
 
 
 def _e_ExpireDelegationTokenResponse_v2(o0, b, out):
-    b += _P_hqi(o0.error_code, o0.expiry_timestamp_ms, o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_hqi(o0.error_code, o0.expiry_timestamp_ms, o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_hqix(o0.error_code, o0.expiry_timestamp_ms, o0.throttle_time_ms)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class FetchRequest_ReplicaState(_Struct):
     """Struct ReplicaState of FetchRequest."""
@@ -477,15 +486,27 @@ class FetchResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQ = _St('>QQ')
+_P_QQ = _S_QQ.pack
+_U_QQ = _S_QQ.unpack_from
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ihi = _St('>ihi')
 _P_ihi = _S_ihi.pack
 _U_ihi = _S_ihi.unpack_from
+_S_ihiB = _St('>ihiB')
+_P_ihiB = _S_ihiB.pack
+_U_ihiB = _S_ihiB.unpack_from
 _S_ihq = _St('>ihq')
 _P_ihq = _S_ihq.pack
 _U_ihq = _S_ihq.unpack_from
@@ -495,15 +516,24 @@ _U_ihqq = _S_ihqq.unpack_from
 _S_ihqqq = _St('>ihqqq')
 _P_ihqqq = _S_ihqqq.pack
 _U_ihqqq = _S_ihqqq.unpack_from
+_S_ihqqqB = _St('>ihqqqB')
+_P_ihqqqB = _S_ihqqqB.pack
+_U_ihqqqB = _S_ihqqqB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
 _S_iii = _St('>iii')
 _P_iii = _S_iii.pack
 _U_iii = _S_iii.unpack_from
 _S_iiibii = _St('>iiibii')
 _P_iiibii = _S_iiibii.pack
 _U_iiibii = _S_iiibii.unpack_from
+_S_iiibiiB = _St('>iiibiiB')
+_P_iiibiiB = _S_iiibiiB.pack
+_U_iiibiiB = _S_iiibiiB.unpack_from
 _S_iiii = _St('>iiii')
 _P_iiii = _S_iiii.pack
 _U_iiii = _S_iiii.unpack_from
@@ -513,30 +543,60 @@ _U_iiiib = _S_iiiib.unpack_from
 _S_iiiibii = _St('>iiiibii')
 _P_iiiibii = _S_iiiibii.pack
 _U_iiiibii = _S_iiiibii.unpack_from
+_S_iiiibiiB = _St('>iiiibiiB')
+_P_iiiibiiB = _S_iiiibiiB.pack
+_U_iiiibiiB = _S_iiiibiiB.unpack_from
 _S_iiqiqi = _St('>iiqiqi')
 _P_iiqiqi = _S_iiqiqi.pack
 _U_iiqiqi = _S_iiqiqi.unpack_from
+_S_iiqiqiB = _St('>iiqiqiB')
+_P_iiqiqiB = _S_iiqiqiB.pack
+_U_iiqiqiB = _S_iiqiqiB.unpack_from
+_S_iiqiqix = _St('>iiqiqix')
+_P_iiqiqix = _S_iiqiqix.pack
+_U_iiqiqix = _S_iiqiqix.unpack_from
 _S_iiqqi = _St('>iiqqi')
 _P_iiqqi = _S_iiqqi.pack
 _U_iiqqi = _S_iiqqi.unpack_from
+_S_iix = _St('>iix')
+_P_iix = _S_iix.pack
+_U_iix = _S_iix.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
 _S_iqi = _St('>iqi')
 _P_iqi = _S_iqi.pack
 _U_iqi = _S_iqi.unpack_from
 _S_iqqi = _St('>iqqi')
 _P_iqqi = _S_iqqi.pack
 _U_iqqi = _S_iqqi.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
 _S_qi = _St('>qi')
 _P_qi = _S_qi.pack
 _U_qi = _S_qi.unpack_from
+_S_qiB = _St('>qiB')
+_P_qiB = _S_qiB.pack
+_U_qiB = _S_qiB.unpack_from
+_S_qix = _St('>qix')
+_P_qix = _S_qix.pack
+_U_qix = _S_qix.unpack_from
 _S_qq = _St('>qq')
 _P_qq = _S_qq.pack
 _U_qq = _S_qq.unpack_from
+_S_qqB = _St('>qqB')
+_P_qqB = _S_qqB.pack
+_U_qqB = _S_qqB.unpack_from
+_S_qqx = _St('>qqx')
+_P_qqx = _S_qqx.pack
+_U_qqx = _S_qqx.unpack_from
 
 
 def _d_FetchRequest_v0(buf, pos):
@@ -563,7 +623,10 @@ def _d_FetchRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -608,9 +671,10 @@ def _e_FetchRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -642,7 +706,10 @@ def _d_FetchRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -686,9 +753,10 @@ def _e_FetchRequest_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -720,7 +788,10 @@ def _d_FetchRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -763,9 +834,10 @@ def _e_FetchRequest_v4(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -797,7 +869,10 @@ def _d_FetchRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -839,9 +914,10 @@ def _e_FetchRequest_v5(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -873,7 +949,10 @@ def _d_FetchRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -918,7 +997,10 @@ def _d_FetchRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -927,7 +1009,10 @@ def _d_FetchRequest_v7(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -946,9 +1031,10 @@ def _e_FetchRequest_v7(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -957,12 +1043,20 @@ def _e_FetchRequest_v7(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
@@ -990,7 +1084,10 @@ def _d_FetchRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1034,7 +1131,10 @@ def _d_FetchRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1043,7 +1143,10 @@ def _d_FetchRequest_v9(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -1062,9 +1165,10 @@ def _e_FetchRequest_v9(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1073,12 +1177,20 @@ def _e_FetchRequest_v9(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
@@ -1106,7 +1218,10 @@ def _d_FetchRequest_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1150,7 +1265,10 @@ def _d_FetchRequest_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1159,7 +1277,10 @@ def _d_FetchRequest_v11(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -1173,7 +1294,10 @@ def _d_FetchRequest_v11(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_state = FetchRequest_ReplicaState()
@@ -1187,9 +1311,10 @@ def _e_FetchRequest_v11(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1198,16 +1323,25 @@ def _e_FetchRequest_v11(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -1234,7 +1368,10 @@ def _dt_FetchRequest_v12(o, buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ClusterId')
-                o.cluster_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o.cluster_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o.cluster_id = buf[pos:e].tobytes().decode()
                 pos = e
             if pos != tag_end:
                 raise _bad('tagged field ClusterId has the wrong size')
@@ -1250,9 +1387,8 @@ def _dt_FetchRequest_v12(o, buf, pos):
 def _d_FetchRequest_v12(buf, pos):
     end = len(buf)
     o0 = _new(FetchRequest)
-    o0.replica_id, o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch = _U_iiiibii(buf, pos)
+    o0.replica_id, o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch, n = _U_iiiibiiB(buf, pos)
     pos += 25
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1279,7 +1415,10 @@ def _d_FetchRequest_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1296,11 +1435,11 @@ def _d_FetchRequest_v12(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchRequest_FetchPartition)
-                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes = _U_iiqiqi(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes, n = _U_iiqiqiB(buf, pos)
                     pos += 32
                     o2.replica_directory_id = _ZERO_UUID
                     o2.high_watermark = 9223372036854775807
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1342,7 +1481,10 @@ def _d_FetchRequest_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1355,7 +1497,10 @@ def _d_FetchRequest_v12(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic_id = _ZERO_UUID
             if buf[pos] == 0:
@@ -1377,7 +1522,10 @@ def _d_FetchRequest_v12(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_state = FetchRequest_ReplicaState()
@@ -1399,13 +1547,10 @@ def _e_FetchRequest_v12(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1413,12 +1558,12 @@ def _e_FetchRequest_v12(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiqiqix(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1432,62 +1577,56 @@ def _e_FetchRequest_v12(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    if x0_0 is None and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
 def _d_FetchRequest_v13(buf, pos):
     end = len(buf)
     o0 = _new(FetchRequest)
-    o0.replica_id, o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch = _U_iiiibii(buf, pos)
+    o0.replica_id, o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch, n = _U_iiiibiiB(buf, pos)
     pos += 25
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1502,13 +1641,9 @@ def _d_FetchRequest_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_FetchTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1523,11 +1658,11 @@ def _d_FetchRequest_v13(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchRequest_FetchPartition)
-                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes = _U_iiqiqi(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes, n = _U_iiqiqiB(buf, pos)
                     pos += 32
                     o2.replica_directory_id = _ZERO_UUID
                     o2.high_watermark = 9223372036854775807
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1557,13 +1692,9 @@ def _d_FetchRequest_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_ForgottenTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1574,7 +1705,10 @@ def _d_FetchRequest_v13(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic = ''
             if buf[pos] == 0:
@@ -1596,7 +1730,10 @@ def _d_FetchRequest_v13(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_state = FetchRequest_ReplicaState()
@@ -1617,7 +1754,10 @@ def _e_FetchRequest_v13(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1625,12 +1765,12 @@ def _e_FetchRequest_v13(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiqiqix(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1643,47 +1783,48 @@ def _e_FetchRequest_v13(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    if x0_0 is None and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -1710,15 +1851,18 @@ def _dt_FetchRequest_v15(o, buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ClusterId')
-                o.cluster_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o.cluster_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o.cluster_id = buf[pos:e].tobytes().decode()
                 pos = e
             if pos != tag_end:
                 raise _bad('tagged field ClusterId has the wrong size')
         elif tag == 1:
             o2 = _new(FetchRequest_ReplicaState)
-            o2.replica_id, o2.replica_epoch = _U_iq(buf, pos)
+            o2.replica_id, o2.replica_epoch, n = _U_iqB(buf, pos)
             pos += 12
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -1738,9 +1882,8 @@ def _dt_FetchRequest_v15(o, buf, pos):
 def _d_FetchRequest_v15(buf, pos):
     end = len(buf)
     o0 = _new(FetchRequest)
-    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch = _U_iiibii(buf, pos)
+    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch, n = _U_iiibiiB(buf, pos)
     pos += 21
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1755,13 +1898,9 @@ def _d_FetchRequest_v15(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_FetchTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1776,11 +1915,11 @@ def _d_FetchRequest_v15(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchRequest_FetchPartition)
-                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes = _U_iiqiqi(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes, n = _U_iiqiqiB(buf, pos)
                     pos += 32
                     o2.replica_directory_id = _ZERO_UUID
                     o2.high_watermark = 9223372036854775807
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1810,13 +1949,9 @@ def _d_FetchRequest_v15(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_ForgottenTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1827,7 +1962,10 @@ def _d_FetchRequest_v15(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic = ''
             if buf[pos] == 0:
@@ -1849,7 +1987,10 @@ def _d_FetchRequest_v15(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_id = -1
@@ -1871,7 +2012,10 @@ def _e_FetchRequest_v15(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1879,12 +2023,12 @@ def _e_FetchRequest_v15(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiqiqix(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1897,57 +2041,59 @@ def _e_FetchRequest_v15(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
-    if not (o0.replica_state is not None and o0.replica_state.replica_id == -1 and o0.replica_state.replica_epoch == -1 and not o0.replica_state.unknown_tagged_fields):
-        t0 = bytearray()
-        o2 = o0.replica_state
-        t0 += _P_iq(o2.replica_id, o2.replica_epoch)
-        u2 = o2.unknown_tagged_fields
-        if u2:
-            _put_tags(t0, (), u2)
-        else:
-            t0.append(0)
-        known0.append((1, t0))
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    x0_1 = o0.replica_state
+    if x0_0 is None and (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields) and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        if not (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields):
+            t0 = bytearray()
+            o2 = x0_1
+            u2 = o2.unknown_tagged_fields
+            if u2:
+                t0 += _P_iq(o2.replica_id, o2.replica_epoch)
+                _put_tags(t0, (), u2)
+            else:
+                t0 += _P_iqx(o2.replica_id, o2.replica_epoch)
+            known0.append((1, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -1962,12 +2108,9 @@ def _dt_FetchRequest_FetchPartition_v17(o, buf, pos):
         if tag_end > end:
             raise _short('tagged field')
         if tag == 0:
-            e = pos + 16
-            if e > end:
-                raise _short('uuid ReplicaDirectoryId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o.replica_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
+            h, l = _U_QQ(buf, pos)
+            pos += 16
+            o.replica_directory_id = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
             if pos != tag_end:
                 raise _bad('tagged field ReplicaDirectoryId has the wrong size')
         else:
@@ -1982,9 +2125,8 @@ def _dt_FetchRequest_FetchPartition_v17(o, buf, pos):
 def _d_FetchRequest_v17(buf, pos):
     end = len(buf)
     o0 = _new(FetchRequest)
-    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch = _U_iiibii(buf, pos)
+    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch, n = _U_iiibiiB(buf, pos)
     pos += 21
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1999,13 +2141,9 @@ def _d_FetchRequest_v17(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_FetchTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2020,11 +2158,11 @@ def _d_FetchRequest_v17(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchRequest_FetchPartition)
-                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes = _U_iiqiqi(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes, n = _U_iiqiqiB(buf, pos)
                     pos += 32
                     o2.replica_directory_id = _ZERO_UUID
                     o2.high_watermark = 9223372036854775807
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -2054,13 +2192,9 @@ def _d_FetchRequest_v17(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_ForgottenTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2071,7 +2205,10 @@ def _d_FetchRequest_v17(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic = ''
             if buf[pos] == 0:
@@ -2093,7 +2230,10 @@ def _d_FetchRequest_v17(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_id = -1
@@ -2115,7 +2255,10 @@ def _e_FetchRequest_v17(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -2123,17 +2266,21 @@ def _e_FetchRequest_v17(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
-            known2 = []
-            if o2.replica_directory_id != _ZERO_UUID:
-                t2 = bytearray()
-                t2 += o2.replica_directory_id.int.to_bytes(16, 'big')
-                known2.append((0, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
+            x2_0 = o2.replica_directory_id
+            if x2_0 == _ZERO_UUID and not u2:
+                b += _P_iiqiqix(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
             else:
-                b.append(0)
+                b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
+                known2 = []
+                if not x2_0 == _ZERO_UUID:
+                    t2 = bytearray()
+                    c = _UUID_BYTES.get(x2_0.int)
+                    if c is None:
+                        c = _uuid_bytes(x2_0)
+                    t2 += c
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2146,57 +2293,59 @@ def _e_FetchRequest_v17(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
-    if not (o0.replica_state is not None and o0.replica_state.replica_id == -1 and o0.replica_state.replica_epoch == -1 and not o0.replica_state.unknown_tagged_fields):
-        t0 = bytearray()
-        o2 = o0.replica_state
-        t0 += _P_iq(o2.replica_id, o2.replica_epoch)
-        u2 = o2.unknown_tagged_fields
-        if u2:
-            _put_tags(t0, (), u2)
-        else:
-            t0.append(0)
-        known0.append((1, t0))
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    x0_1 = o0.replica_state
+    if x0_0 is None and (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields) and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        if not (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields):
+            t0 = bytearray()
+            o2 = x0_1
+            u2 = o2.unknown_tagged_fields
+            if u2:
+                t0 += _P_iq(o2.replica_id, o2.replica_epoch)
+                _put_tags(t0, (), u2)
+            else:
+                t0 += _P_iqx(o2.replica_id, o2.replica_epoch)
+            known0.append((1, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -2211,12 +2360,9 @@ def _dt_FetchRequest_FetchPartition_v18(o, buf, pos):
         if tag_end > end:
             raise _short('tagged field')
         if tag == 0:
-            e = pos + 16
-            if e > end:
-                raise _short('uuid ReplicaDirectoryId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o.replica_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
+            h, l = _U_QQ(buf, pos)
+            pos += 16
+            o.replica_directory_id = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
             if pos != tag_end:
                 raise _bad('tagged field ReplicaDirectoryId has the wrong size')
         elif tag == 1:
@@ -2236,9 +2382,8 @@ def _dt_FetchRequest_FetchPartition_v18(o, buf, pos):
 def _d_FetchRequest_v18(buf, pos):
     end = len(buf)
     o0 = _new(FetchRequest)
-    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch = _U_iiibii(buf, pos)
+    o0.max_wait_ms, o0.min_bytes, o0.max_bytes, o0.isolation_level, o0.session_id, o0.session_epoch, n = _U_iiibiiB(buf, pos)
     pos += 21
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2253,13 +2398,9 @@ def _d_FetchRequest_v18(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_FetchTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2274,11 +2415,11 @@ def _d_FetchRequest_v18(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchRequest_FetchPartition)
-                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes = _U_iiqiqi(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes, n = _U_iiqiqiB(buf, pos)
                     pos += 32
                     o2.replica_directory_id = _ZERO_UUID
                     o2.high_watermark = 9223372036854775807
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -2308,13 +2449,9 @@ def _d_FetchRequest_v18(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchRequest_ForgottenTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2325,7 +2462,10 @@ def _d_FetchRequest_v18(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.topic = ''
             if buf[pos] == 0:
@@ -2347,7 +2487,10 @@ def _d_FetchRequest_v18(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.cluster_id = None
     o0.replica_id = -1
@@ -2369,7 +2512,10 @@ def _e_FetchRequest_v18(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -2377,21 +2523,26 @@ def _e_FetchRequest_v18(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
-            known2 = []
-            if o2.replica_directory_id != _ZERO_UUID:
-                t2 = bytearray()
-                t2 += o2.replica_directory_id.int.to_bytes(16, 'big')
-                known2.append((0, t2))
-            if o2.high_watermark != 9223372036854775807:
-                t2 = bytearray()
-                t2 += _P_q(o2.high_watermark)
-                known2.append((1, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
+            x2_0 = o2.replica_directory_id
+            x2_1 = o2.high_watermark
+            if x2_0 == _ZERO_UUID and x2_1 == 9223372036854775807 and not u2:
+                b += _P_iiqiqix(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
             else:
-                b.append(0)
+                b += _P_iiqiqi(o2.partition, o2.current_leader_epoch, o2.fetch_offset, o2.last_fetched_epoch, o2.log_start_offset, o2.partition_max_bytes)
+                known2 = []
+                if not x2_0 == _ZERO_UUID:
+                    t2 = bytearray()
+                    c = _UUID_BYTES.get(x2_0.int)
+                    if c is None:
+                        c = _uuid_bytes(x2_0)
+                    t2 += c
+                    known2.append((0, t2))
+                if not x2_1 == 9223372036854775807:
+                    t2 = bytearray()
+                    t2 += _P_q(x2_1)
+                    known2.append((1, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2404,57 +2555,59 @@ def _e_FetchRequest_v18(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
     v0 = o0.rack_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
-    if not (o0.replica_state is not None and o0.replica_state.replica_id == -1 and o0.replica_state.replica_epoch == -1 and not o0.replica_state.unknown_tagged_fields):
-        t0 = bytearray()
-        o2 = o0.replica_state
-        t0 += _P_iq(o2.replica_id, o2.replica_epoch)
-        u2 = o2.unknown_tagged_fields
-        if u2:
-            _put_tags(t0, (), u2)
-        else:
-            t0.append(0)
-        known0.append((1, t0))
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    x0_1 = o0.replica_state
+    if x0_0 is None and (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields) and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        if not (x0_1 is not None and x0_1.replica_id == -1 and x0_1.replica_epoch == -1 and not x0_1.unknown_tagged_fields):
+            t0 = bytearray()
+            o2 = x0_1
+            u2 = o2.unknown_tagged_fields
+            if u2:
+                t0 += _P_iq(o2.replica_id, o2.replica_epoch)
+                _put_tags(t0, (), u2)
+            else:
+                t0 += _P_iqx(o2.replica_id, o2.replica_epoch)
+            known0.append((1, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -2480,7 +2633,10 @@ def _d_FetchResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2532,9 +2688,10 @@ def _e_FetchResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -2587,7 +2744,10 @@ def _d_FetchResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2639,9 +2799,10 @@ def _e_FetchResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -2694,7 +2855,10 @@ def _d_FetchResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2760,9 +2924,10 @@ def _e_FetchResponse_v4(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -2822,7 +2987,10 @@ def _d_FetchResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2887,9 +3055,10 @@ def _e_FetchResponse_v5(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -2949,7 +3118,10 @@ def _d_FetchResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -3012,9 +3184,10 @@ def _e_FetchResponse_v7(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -3074,7 +3247,10 @@ def _d_FetchResponse_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -3138,9 +3314,10 @@ def _e_FetchResponse_v11(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -3189,9 +3366,9 @@ def _dt_FetchResponse_PartitionData_v12(o, buf, pos):
             raise _short('tagged field')
         if tag == 0:
             o2 = _new(FetchResponse_EpochEndOffset)
-            o2.epoch, o2.end_offset = _U_iq(buf, pos)
+            o2.epoch, o2.end_offset, n = _U_iqB(buf, pos)
             pos += 12
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -3201,9 +3378,9 @@ def _dt_FetchResponse_PartitionData_v12(o, buf, pos):
                 raise _bad('tagged field DivergingEpoch has the wrong size')
         elif tag == 1:
             o2 = _new(FetchResponse_LeaderIdAndEpoch)
-            o2.leader_id, o2.leader_epoch = _U_ii(buf, pos)
+            o2.leader_id, o2.leader_epoch, n = _U_iiB(buf, pos)
             pos += 8
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -3213,9 +3390,9 @@ def _dt_FetchResponse_PartitionData_v12(o, buf, pos):
                 raise _bad('tagged field CurrentLeader has the wrong size')
         elif tag == 2:
             o2 = _new(FetchResponse_SnapshotId)
-            o2.end_offset, o2.epoch = _U_qi(buf, pos)
+            o2.end_offset, o2.epoch, n = _U_qiB(buf, pos)
             pos += 12
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -3235,9 +3412,8 @@ def _dt_FetchResponse_PartitionData_v12(o, buf, pos):
 def _d_FetchResponse_v12(buf, pos):
     end = len(buf)
     o0 = _new(FetchResponse)
-    o0.throttle_time_ms, o0.error_code, o0.session_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.session_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3264,7 +3440,10 @@ def _d_FetchResponse_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -3281,9 +3460,8 @@ def _d_FetchResponse_v12(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3298,18 +3476,17 @@ def _d_FetchResponse_v12(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(FetchResponse_AbortedTransaction)
-                            o3.producer_id, o3.first_offset = _U_qq(buf, pos)
+                            o3.producer_id, o3.first_offset, n = _U_qqB(buf, pos)
                             pos += 16
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
                                 o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                             a2(o3)
                         o2.aborted_transactions = l2
-                    o2.preferred_read_replica, = _U_i(buf, pos)
+                    o2.preferred_read_replica, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3360,13 +3537,10 @@ def _e_FetchResponse_v12(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -3385,12 +3559,12 @@ def _e_FetchResponse_v12(o0, b, out):
                 else:
                     b += _uvarint(k)
                 for o3 in v2:
-                    b += _P_qq(o3.producer_id, o3.first_offset)
                     u3 = o3.unknown_tagged_fields
                     if u3:
+                        b += _P_qq(o3.producer_id, o3.first_offset)
                         _put_tags(b, (), u3)
                     else:
-                        b.append(0)
+                        b += _P_qqx(o3.producer_id, o3.first_offset)
             b += _P_i(o2.preferred_read_replica)
             v2 = o2.records
             if v2 is None:
@@ -3417,42 +3591,45 @@ def _e_FetchResponse_v12(o0, b, out):
                         b = bytearray()
                     else:
                         b += v2
-            known2 = []
-            if not (o2.diverging_epoch is not None and o2.diverging_epoch.epoch == -1 and o2.diverging_epoch.end_offset == -1 and not o2.diverging_epoch.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.diverging_epoch
-                t2 += _P_iq(o4.epoch, o4.end_offset)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == -1 and o2.current_leader.leader_epoch == -1 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((1, t2))
-            if not (o2.snapshot_id is not None and o2.snapshot_id.end_offset == -1 and o2.snapshot_id.epoch == -1 and not o2.snapshot_id.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.snapshot_id
-                t2 += _P_qi(o4.end_offset, o4.epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((2, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.diverging_epoch
+            x2_1 = o2.current_leader
+            x2_2 = o2.snapshot_id
+            if (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields) and (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields) and (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_iq(o4.epoch, o4.end_offset)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iqx(o4.epoch, o4.end_offset)
+                    known2.append((0, t2))
+                if not (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_1
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((1, t2))
+                if not (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_2
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_qi(o4.end_offset, o4.epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_qix(o4.end_offset, o4.epoch)
+                    known2.append((2, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -3469,9 +3646,8 @@ def _e_FetchResponse_v12(o0, b, out):
 def _d_FetchResponse_v13(buf, pos):
     end = len(buf)
     o0 = _new(FetchResponse)
-    o0.throttle_time_ms, o0.error_code, o0.session_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.session_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3486,13 +3662,9 @@ def _d_FetchResponse_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchResponse_FetchableTopicResponse)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -3507,9 +3679,8 @@ def _d_FetchResponse_v13(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3524,18 +3695,17 @@ def _d_FetchResponse_v13(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(FetchResponse_AbortedTransaction)
-                            o3.producer_id, o3.first_offset = _U_qq(buf, pos)
+                            o3.producer_id, o3.first_offset, n = _U_qqB(buf, pos)
                             pos += 16
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
                                 o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                             a2(o3)
                         o2.aborted_transactions = l2
-                    o2.preferred_read_replica, = _U_i(buf, pos)
+                    o2.preferred_read_replica, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3585,7 +3755,10 @@ def _e_FetchResponse_v13(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -3604,12 +3777,12 @@ def _e_FetchResponse_v13(o0, b, out):
                 else:
                     b += _uvarint(k)
                 for o3 in v2:
-                    b += _P_qq(o3.producer_id, o3.first_offset)
                     u3 = o3.unknown_tagged_fields
                     if u3:
+                        b += _P_qq(o3.producer_id, o3.first_offset)
                         _put_tags(b, (), u3)
                     else:
-                        b.append(0)
+                        b += _P_qqx(o3.producer_id, o3.first_offset)
             b += _P_i(o2.preferred_read_replica)
             v2 = o2.records
             if v2 is None:
@@ -3636,42 +3809,45 @@ def _e_FetchResponse_v13(o0, b, out):
                         b = bytearray()
                     else:
                         b += v2
-            known2 = []
-            if not (o2.diverging_epoch is not None and o2.diverging_epoch.epoch == -1 and o2.diverging_epoch.end_offset == -1 and not o2.diverging_epoch.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.diverging_epoch
-                t2 += _P_iq(o4.epoch, o4.end_offset)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == -1 and o2.current_leader.leader_epoch == -1 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((1, t2))
-            if not (o2.snapshot_id is not None and o2.snapshot_id.end_offset == -1 and o2.snapshot_id.epoch == -1 and not o2.snapshot_id.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.snapshot_id
-                t2 += _P_qi(o4.end_offset, o4.epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((2, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.diverging_epoch
+            x2_1 = o2.current_leader
+            x2_2 = o2.snapshot_id
+            if (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields) and (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields) and (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_iq(o4.epoch, o4.end_offset)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iqx(o4.epoch, o4.end_offset)
+                    known2.append((0, t2))
+                if not (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_1
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((1, t2))
+                if not (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_2
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_qi(o4.end_offset, o4.epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_qix(o4.end_offset, o4.epoch)
+                    known2.append((2, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -3711,9 +3887,8 @@ def _dt_FetchResponse_v16(o, buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchResponse_NodeEndpoint)
-                    o2.node_id, = _U_i(buf, pos)
+                    o2.node_id, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3725,11 +3900,13 @@ def _dt_FetchResponse_v16(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_i(buf, pos)
+                    o2.port, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3741,7 +3918,10 @@ def _dt_FetchResponse_v16(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Rack')
-                        o2.rack = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.rack = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.rack = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -3764,9 +3944,8 @@ def _dt_FetchResponse_v16(o, buf, pos):
 def _d_FetchResponse_v16(buf, pos):
     end = len(buf)
     o0 = _new(FetchResponse)
-    o0.throttle_time_ms, o0.error_code, o0.session_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.session_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3781,13 +3960,9 @@ def _d_FetchResponse_v16(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(FetchResponse_FetchableTopicResponse)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -3802,9 +3977,8 @@ def _d_FetchResponse_v16(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.partition_index, o2.error_code, o2.high_watermark, o2.last_stable_offset, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3819,18 +3993,17 @@ def _d_FetchResponse_v16(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(FetchResponse_AbortedTransaction)
-                            o3.producer_id, o3.first_offset = _U_qq(buf, pos)
+                            o3.producer_id, o3.first_offset, n = _U_qqB(buf, pos)
                             pos += 16
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
                                 o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                             a2(o3)
                         o2.aborted_transactions = l2
-                    o2.preferred_read_replica, = _U_i(buf, pos)
+                    o2.preferred_read_replica, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3880,7 +4053,10 @@ def _e_FetchResponse_v16(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -3899,12 +4075,12 @@ def _e_FetchResponse_v16(o0, b, out):
                 else:
                     b += _uvarint(k)
                 for o3 in v2:
-                    b += _P_qq(o3.producer_id, o3.first_offset)
                     u3 = o3.unknown_tagged_fields
                     if u3:
+                        b += _P_qq(o3.producer_id, o3.first_offset)
                         _put_tags(b, (), u3)
                     else:
-                        b.append(0)
+                        b += _P_qqx(o3.producer_id, o3.first_offset)
             b += _P_i(o2.preferred_read_replica)
             v2 = o2.records
             if v2 is None:
@@ -3931,89 +4107,87 @@ def _e_FetchResponse_v16(o0, b, out):
                         b = bytearray()
                     else:
                         b += v2
-            known2 = []
-            if not (o2.diverging_epoch is not None and o2.diverging_epoch.epoch == -1 and o2.diverging_epoch.end_offset == -1 and not o2.diverging_epoch.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.diverging_epoch
-                t2 += _P_iq(o4.epoch, o4.end_offset)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == -1 and o2.current_leader.leader_epoch == -1 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((1, t2))
-            if not (o2.snapshot_id is not None and o2.snapshot_id.end_offset == -1 and o2.snapshot_id.epoch == -1 and not o2.snapshot_id.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.snapshot_id
-                t2 += _P_qi(o4.end_offset, o4.epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((2, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.diverging_epoch
+            x2_1 = o2.current_leader
+            x2_2 = o2.snapshot_id
+            if (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields) and (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields) and (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.epoch == -1 and x2_0.end_offset == -1 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_iq(o4.epoch, o4.end_offset)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iqx(o4.epoch, o4.end_offset)
+                    known2.append((0, t2))
+                if not (x2_1 is not None and x2_1.leader_id == -1 and x2_1.leader_epoch == -1 and not x2_1.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_1
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((1, t2))
+                if not (x2_2 is not None and x2_2.end_offset == -1 and x2_2.epoch == -1 and not x2_2.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_2
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_qi(o4.end_offset, o4.epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_qix(o4.end_offset, o4.epoch)
+                    known2.append((2, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b.append(0)
+    else:
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_i(o2.port)
-            v2 = o2.rack
-            if v2 is None:
-                t0.append(0)
-            else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    t0.append(k)
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                t0 += _P_i(o2.port)
+                v2 = o2.rack
+                if v2 is None:
+                    t0.append(0)
                 else:
-                    t0 += _uvarint(k)
-                t0 += v2
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    _put_tags(t0, (), u2)
+                else:
+                    t0.append(0)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -340,24 +348,60 @@ class FetchSnapshotResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
+_S_QQ = _St('>QQ')
+_P_QQ = _S_QQ.pack
+_U_QQ = _S_QQ.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_iix = _St('>iix')
+_P_iix = _S_iix.pack
+_U_iix = _S_iix.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
 _S_qi = _St('>qi')
 _P_qi = _S_qi.pack
 _U_qi = _S_qi.unpack_from
+_S_qiB = _St('>qiB')
+_P_qiB = _S_qiB.pack
+_U_qiB = _S_qiB.unpack_from
+_S_qix = _St('>qix')
+_P_qix = _S_qix.pack
+_U_qix = _S_qix.unpack_from
 _S_qq = _St('>qq')
 _P_qq = _S_qq.pack
 _U_qq = _S_qq.unpack_from
+_S_qqB = _St('>qqB')
+_P_qqB = _S_qqB.pack
+_U_qqB = _S_qqB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _dt_FetchSnapshotRequest_v0(o, buf, pos):
@@ -383,7 +427,10 @@ def _dt_FetchSnapshotRequest_v0(o, buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ClusterId')
-                o.cluster_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o.cluster_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o.cluster_id = buf[pos:e].tobytes().decode()
                 pos = e
             if pos != tag_end:
                 raise _bad('tagged field ClusterId has the wrong size')
@@ -399,9 +446,8 @@ def _dt_FetchSnapshotRequest_v0(o, buf, pos):
 def _d_FetchSnapshotRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(FetchSnapshotRequest)
-    o0.replica_id, o0.max_bytes = _U_ii(buf, pos)
+    o0.replica_id, o0.max_bytes, n = _U_iiB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -428,7 +474,10 @@ def _d_FetchSnapshotRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -448,18 +497,18 @@ def _d_FetchSnapshotRequest_v0(buf, pos):
                     o2.partition, o2.current_leader_epoch = _U_ii(buf, pos)
                     pos += 8
                     o3 = _new(FetchSnapshotRequest_SnapshotId)
-                    o3.end_offset, o3.epoch = _U_qi(buf, pos)
+                    o3.end_offset, o3.epoch, n = _U_qiB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o3.unknown_tagged_fields = None
                     else:
                         o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     o2.snapshot_id = o3
-                    o2.position, = _U_q(buf, pos)
+                    o2.position, n = _U_qB(buf, pos)
                     pos += 8
                     o2.replica_directory_id = _ZERO_UUID
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -492,13 +541,10 @@ def _e_FetchSnapshotRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -508,43 +554,41 @@ def _e_FetchSnapshotRequest_v0(o0, b, out):
         for o2 in v1:
             b += _P_ii(o2.partition, o2.current_leader_epoch)
             o3 = o2.snapshot_id
-            b += _P_qi(o3.end_offset, o3.epoch)
             u3 = o3.unknown_tagged_fields
             if u3:
+                b += _P_qi(o3.end_offset, o3.epoch)
                 _put_tags(b, (), u3)
             else:
-                b.append(0)
-            b += _P_q(o2.position)
+                b += _P_qix(o3.end_offset, o3.epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_q(o2.position)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_qx(o2.position)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    if x0_0 is None and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -559,12 +603,9 @@ def _dt_FetchSnapshotRequest_PartitionSnapshot_v1(o, buf, pos):
         if tag_end > end:
             raise _short('tagged field')
         if tag == 0:
-            e = pos + 16
-            if e > end:
-                raise _short('uuid ReplicaDirectoryId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o.replica_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
+            h, l = _U_QQ(buf, pos)
+            pos += 16
+            o.replica_directory_id = _uuid_from_int((h << 64) | l) if h or l else _ZERO_UUID
             if pos != tag_end:
                 raise _bad('tagged field ReplicaDirectoryId has the wrong size')
         else:
@@ -579,9 +620,8 @@ def _dt_FetchSnapshotRequest_PartitionSnapshot_v1(o, buf, pos):
 def _d_FetchSnapshotRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(FetchSnapshotRequest)
-    o0.replica_id, o0.max_bytes = _U_ii(buf, pos)
+    o0.replica_id, o0.max_bytes, n = _U_iiB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -608,7 +648,10 @@ def _d_FetchSnapshotRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -628,18 +671,18 @@ def _d_FetchSnapshotRequest_v1(buf, pos):
                     o2.partition, o2.current_leader_epoch = _U_ii(buf, pos)
                     pos += 8
                     o3 = _new(FetchSnapshotRequest_SnapshotId)
-                    o3.end_offset, o3.epoch = _U_qi(buf, pos)
+                    o3.end_offset, o3.epoch, n = _U_qiB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o3.unknown_tagged_fields = None
                     else:
                         o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     o2.snapshot_id = o3
-                    o2.position, = _U_q(buf, pos)
+                    o2.position, n = _U_qB(buf, pos)
                     pos += 8
                     o2.replica_directory_id = _ZERO_UUID
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -672,13 +715,10 @@ def _e_FetchSnapshotRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -688,48 +728,50 @@ def _e_FetchSnapshotRequest_v1(o0, b, out):
         for o2 in v1:
             b += _P_ii(o2.partition, o2.current_leader_epoch)
             o3 = o2.snapshot_id
-            b += _P_qi(o3.end_offset, o3.epoch)
             u3 = o3.unknown_tagged_fields
             if u3:
+                b += _P_qi(o3.end_offset, o3.epoch)
                 _put_tags(b, (), u3)
             else:
-                b.append(0)
-            b += _P_q(o2.position)
-            known2 = []
-            if o2.replica_directory_id != _ZERO_UUID:
-                t2 = bytearray()
-                t2 += o2.replica_directory_id.int.to_bytes(16, 'big')
-                known2.append((0, t2))
+                b += _P_qix(o3.end_offset, o3.epoch)
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
+            x2_0 = o2.replica_directory_id
+            if x2_0 == _ZERO_UUID and not u2:
+                b += _P_qx(o2.position)
             else:
-                b.append(0)
+                b += _P_q(o2.position)
+                known2 = []
+                if not x2_0 == _ZERO_UUID:
+                    t2 = bytearray()
+                    c = _UUID_BYTES.get(x2_0.int)
+                    if c is None:
+                        c = _uuid_bytes(x2_0)
+                    t2 += c
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.cluster_id is not None:
-        t0 = bytearray()
-        v1 = o0.cluster_id
-        if v1 is None:
-            t0.append(0)
-        else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                t0.append(k)
-            else:
-                t0 += _uvarint(k)
-            t0 += v1
-        known0.append((0, t0))
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.cluster_id
+    if x0_0 is None and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            v1 = x0_0
+            if v1 is None:
+                t0.append(0)
+            else:
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                t0 += c
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -745,9 +787,9 @@ def _dt_FetchSnapshotResponse_PartitionSnapshot_v0(o, buf, pos):
             raise _short('tagged field')
         if tag == 0:
             o2 = _new(FetchSnapshotResponse_LeaderIdAndEpoch)
-            o2.leader_id, o2.leader_epoch = _U_ii(buf, pos)
+            o2.leader_id, o2.leader_epoch, n = _U_iiB(buf, pos)
             pos += 8
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -767,9 +809,8 @@ def _dt_FetchSnapshotResponse_PartitionSnapshot_v0(o, buf, pos):
 def _d_FetchSnapshotResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(FetchSnapshotResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -796,7 +837,10 @@ def _d_FetchSnapshotResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -816,17 +860,16 @@ def _d_FetchSnapshotResponse_v0(buf, pos):
                     o2.index, o2.error_code = _U_ih(buf, pos)
                     pos += 6
                     o3 = _new(FetchSnapshotResponse_SnapshotId)
-                    o3.end_offset, o3.epoch = _U_qi(buf, pos)
+                    o3.end_offset, o3.epoch, n = _U_qiB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o3.unknown_tagged_fields = None
                     else:
                         o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     o2.snapshot_id = o3
-                    o2.size, o2.position = _U_qq(buf, pos)
+                    o2.size, o2.position, n = _U_qqB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -874,13 +917,10 @@ def _e_FetchSnapshotResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -890,12 +930,12 @@ def _e_FetchSnapshotResponse_v0(o0, b, out):
         for o2 in v1:
             b += _P_ih(o2.index, o2.error_code)
             o3 = o2.snapshot_id
-            b += _P_qi(o3.end_offset, o3.epoch)
             u3 = o3.unknown_tagged_fields
             if u3:
+                b += _P_qi(o3.end_offset, o3.epoch)
                 _put_tags(b, (), u3)
             else:
-                b.append(0)
+                b += _P_qix(o3.end_offset, o3.epoch)
             b += _P_qq(o2.size, o2.position)
             v2 = o2.unaligned_records
             if v2 is None:
@@ -922,22 +962,23 @@ def _e_FetchSnapshotResponse_v0(o0, b, out):
                         b = bytearray()
                     else:
                         b += v2
-            known2 = []
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == 0 and o2.current_leader.leader_epoch == 0 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.current_leader
+            if (x2_0 is not None and x2_0.leader_id == 0 and x2_0.leader_epoch == 0 and not x2_0.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.leader_id == 0 and x2_0.leader_epoch == 0 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -977,9 +1018,8 @@ def _dt_FetchSnapshotResponse_v1(o, buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(FetchSnapshotResponse_NodeEndpoint)
-                    o2.node_id, = _U_i(buf, pos)
+                    o2.node_id, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -991,11 +1031,14 @@ def _dt_FetchSnapshotResponse_v1(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_H(buf, pos)
+                    o2.port, n = _U_HB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1016,9 +1059,8 @@ def _dt_FetchSnapshotResponse_v1(o, buf, pos):
 def _d_FetchSnapshotResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(FetchSnapshotResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1045,7 +1087,10 @@ def _d_FetchSnapshotResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1065,17 +1110,16 @@ def _d_FetchSnapshotResponse_v1(buf, pos):
                     o2.index, o2.error_code = _U_ih(buf, pos)
                     pos += 6
                     o3 = _new(FetchSnapshotResponse_SnapshotId)
-                    o3.end_offset, o3.epoch = _U_qi(buf, pos)
+                    o3.end_offset, o3.epoch, n = _U_qiB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o3.unknown_tagged_fields = None
                     else:
                         o3.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     o2.snapshot_id = o3
-                    o2.size, o2.position = _U_qq(buf, pos)
+                    o2.size, o2.position, n = _U_qqB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1123,13 +1167,10 @@ def _e_FetchSnapshotResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1139,12 +1180,12 @@ def _e_FetchSnapshotResponse_v1(o0, b, out):
         for o2 in v1:
             b += _P_ih(o2.index, o2.error_code)
             o3 = o2.snapshot_id
-            b += _P_qi(o3.end_offset, o3.epoch)
             u3 = o3.unknown_tagged_fields
             if u3:
+                b += _P_qi(o3.end_offset, o3.epoch)
                 _put_tags(b, (), u3)
             else:
-                b.append(0)
+                b += _P_qix(o3.end_offset, o3.epoch)
             b += _P_qq(o2.size, o2.position)
             v2 = o2.unaligned_records
             if v2 is None:
@@ -1171,58 +1212,57 @@ def _e_FetchSnapshotResponse_v1(o0, b, out):
                         b = bytearray()
                     else:
                         b += v2
-            known2 = []
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == 0 and o2.current_leader.leader_epoch == 0 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.current_leader
+            if (x2_0 is not None and x2_0.leader_id == 0 and x2_0.leader_epoch == 0 and not x2_0.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.leader_id == 0 and x2_0.leader_epoch == 0 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b.append(0)
+    else:
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_H(o2.port)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    t0 += _P_H(o2.port)
+                    _put_tags(t0, (), u2)
+                else:
+                    t0 += _P_Hx(o2.port)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 

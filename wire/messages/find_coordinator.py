@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -149,6 +157,12 @@ class FindCoordinatorResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
+_S_bx = _St('>bx')
+_P_bx = _S_bx.pack
+_U_bx = _S_bx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
@@ -158,9 +172,18 @@ _U_hi = _S_hi.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_FindCoordinatorRequest_v0(buf, pos):
@@ -174,7 +197,10 @@ def _d_FindCoordinatorRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Key')
-        o0.key = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.key = _US[n](buf, pos)[0].decode()
+        else:
+            o0.key = buf[pos:e].tobytes().decode()
         pos = e
     o0.key_type = 0
     o0.coordinator_keys = []
@@ -184,9 +210,10 @@ def _d_FindCoordinatorRequest_v0(buf, pos):
 
 def _e_FindCoordinatorRequest_v0(o0, b, out):
     v0 = o0.key
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -201,7 +228,10 @@ def _d_FindCoordinatorRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Key')
-        o0.key = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.key = _US[n](buf, pos)[0].decode()
+        else:
+            o0.key = buf[pos:e].tobytes().decode()
         pos = e
     o0.key_type, = _U_b(buf, pos)
     pos += 1
@@ -212,9 +242,10 @@ def _d_FindCoordinatorRequest_v1(buf, pos):
 
 def _e_FindCoordinatorRequest_v1(o0, b, out):
     v0 = o0.key
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_b(o0.key_type)
     return b
 
@@ -234,12 +265,15 @@ def _d_FindCoordinatorRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Key')
-        o0.key = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.key = _US[n](buf, pos)[0].decode()
+        else:
+            o0.key = buf[pos:e].tobytes().decode()
         pos = e
-    o0.key_type, = _U_b(buf, pos)
+    o0.key_type, n = _U_bB(buf, pos)
     pos += 1
     o0.coordinator_keys = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -249,28 +283,24 @@ def _d_FindCoordinatorRequest_v3(buf, pos):
 
 def _e_FindCoordinatorRequest_v3(o0, b, out):
     v0 = o0.key
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += _P_b(o0.key_type)
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_b(o0.key_type)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_bx(o0.key_type)
     return b
 
 
 def _d_FindCoordinatorRequest_v4(buf, pos):
     end = len(buf)
     o0 = _new(FindCoordinatorRequest)
-    o0.key_type, = _U_b(buf, pos)
+    o0.key_type, n = _U_bB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -296,7 +326,10 @@ def _d_FindCoordinatorRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string CoordinatorKeys')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.coordinator_keys = l0
@@ -319,13 +352,10 @@ def _e_FindCoordinatorRequest_v4(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -347,7 +377,10 @@ def _d_FindCoordinatorResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Host')
-        o0.host = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host = buf[pos:e].tobytes().decode()
         pos = e
     o0.port, = _U_i(buf, pos)
     pos += 4
@@ -361,9 +394,10 @@ def _d_FindCoordinatorResponse_v0(buf, pos):
 def _e_FindCoordinatorResponse_v0(o0, b, out):
     b += _P_hi(o0.error_code, o0.node_id)
     v0 = o0.host
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.port)
     return b
 
@@ -381,7 +415,10 @@ def _d_FindCoordinatorResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     o0.node_id, = _U_i(buf, pos)
     pos += 4
@@ -393,7 +430,10 @@ def _d_FindCoordinatorResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Host')
-        o0.host = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host = buf[pos:e].tobytes().decode()
         pos = e
     o0.port, = _U_i(buf, pos)
     pos += 4
@@ -408,14 +448,16 @@ def _e_FindCoordinatorResponse_v1(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.node_id)
     v0 = o0.host
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.port)
     return b
 
@@ -423,9 +465,8 @@ def _e_FindCoordinatorResponse_v1(o0, b, out):
 def _d_FindCoordinatorResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(FindCoordinatorResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -437,11 +478,13 @@ def _d_FindCoordinatorResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
-    o0.node_id, = _U_i(buf, pos)
+    o0.node_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -453,12 +496,15 @@ def _d_FindCoordinatorResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Host')
-        o0.host = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.host = _US[n](buf, pos)[0].decode()
+        else:
+            o0.host = buf[pos:e].tobytes().decode()
         pos = e
-    o0.port, = _U_i(buf, pos)
+    o0.port, n = _U_iB(buf, pos)
     pos += 4
     o0.coordinators = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -472,37 +518,30 @@ def _e_FindCoordinatorResponse_v3(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.node_id)
     v0 = o0.host
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += _P_i(o0.port)
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.port)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.port)
     return b
 
 
 def _d_FindCoordinatorResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(FindCoordinatorResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -529,11 +568,13 @@ def _d_FindCoordinatorResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Key')
-                o1.key = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.key = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.key = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -545,11 +586,13 @@ def _d_FindCoordinatorResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, o1.error_code = _U_ih(buf, pos)
+            o1.port, o1.error_code, n = _U_ihB(buf, pos)
             pos += 6
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -561,7 +604,10 @@ def _d_FindCoordinatorResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -593,34 +639,25 @@ def _e_FindCoordinatorResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.key
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_ih(o1.port, o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

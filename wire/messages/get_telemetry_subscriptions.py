@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_b as _A_b
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_b as _A_b, PA_b as _PA_b, UA_b as _UA_b
 
 class GetTelemetrySubscriptionsRequest(_Message):
     """Kafka request GetTelemetrySubscriptionsRequest, versions 0-0."""
@@ -110,27 +119,33 @@ class GetTelemetrySubscriptionsResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihQQiB = _St('>ihQQiB')
+_P_ihQQiB = _S_ihQQiB.pack
+_U_ihQQiB = _S_ihQQiB.unpack_from
 _S_iio = _St('>ii?')
 _P_iio = _S_iio.pack
 _U_iio = _S_iio.unpack_from
+_S_iioB = _St('>ii?B')
+_P_iioB = _S_iioB.pack
+_U_iioB = _S_iioB.unpack_from
 
 
 def _d_GetTelemetrySubscriptionsRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(GetTelemetrySubscriptionsRequest)
-    e = pos + 16
-    if e > end:
-        raise _short('uuid ClientInstanceId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.client_instance_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    if buf[pos] == 0:
+    h0_0, l0_0, n = _U_QQB(buf, pos)
+    pos += 16
+    o0.client_instance_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -139,7 +154,10 @@ def _d_GetTelemetrySubscriptionsRequest_v0(buf, pos):
 
 
 def _e_GetTelemetrySubscriptionsRequest_v0(o0, b, out):
-    b += o0.client_instance_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.client_instance_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.client_instance_id)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -151,17 +169,9 @@ def _e_GetTelemetrySubscriptionsRequest_v0(o0, b, out):
 def _d_GetTelemetrySubscriptionsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(GetTelemetrySubscriptionsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
-    pos += 6
-    e = pos + 16
-    if e > end:
-        raise _short('uuid ClientInstanceId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.client_instance_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    o0.subscription_id, = _U_i(buf, pos)
-    pos += 4
-    n = buf[pos]
+    o0.throttle_time_ms, o0.error_code, h0_2, l0_2, o0.subscription_id, n = _U_ihQQiB(buf, pos)
+    pos += 26
+    o0.client_instance_id = _uuid_from_int((h0_2 << 64) | l0_2) if h0_2 or l0_2 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -172,11 +182,13 @@ def _d_GetTelemetrySubscriptionsResponse_v0(buf, pos):
     else:
         if n > end - pos:
             raise _short('array AcceptedCompressionTypes')
-        o0.accepted_compression_types = list(_A_b[n].unpack_from(buf, pos))
+        if n < _ARRAY_FAST:
+            o0.accepted_compression_types = list(_UA_b[n](buf, pos))
+        else:
+            o0.accepted_compression_types = list(_A_b[n].unpack_from(buf, pos))
         pos += 1 * n
-    o0.push_interval_ms, o0.telemetry_max_bytes, o0.delta_temporality = _U_iio(buf, pos)
+    o0.push_interval_ms, o0.telemetry_max_bytes, o0.delta_temporality, n = _U_iioB(buf, pos)
     pos += 9
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -202,7 +214,10 @@ def _d_GetTelemetrySubscriptionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string RequestedMetrics')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.requested_metrics = l0
@@ -216,15 +231,21 @@ def _d_GetTelemetrySubscriptionsResponse_v0(buf, pos):
 
 def _e_GetTelemetrySubscriptionsResponse_v0(o0, b, out):
     b += _P_ih(o0.throttle_time_ms, o0.error_code)
-    b += o0.client_instance_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.client_instance_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.client_instance_id)
+    b += c
     b += _P_i(o0.subscription_id)
     v0 = o0.accepted_compression_types
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
+    n = len(v0)
+    if n == 0:
+        b += b'\x01'
+    elif n < _ARRAY_FAST:
+        b.append(n + 1)
+        b += _PA_b[n](*v0)
     else:
-        b += _uvarint(k)
-    b += _A_b[len(v0)].pack(*v0)
+        b += _uvarint(n + 1)
+        b += _A_b[n].pack(*v0)
     b += _P_iio(o0.push_interval_ms, o0.telemetry_max_bytes, o0.delta_temporality)
     v0 = o0.requested_metrics
     k = len(v0) + 1
@@ -234,13 +255,10 @@ def _e_GetTelemetrySubscriptionsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -102,6 +110,12 @@ _U_hhi = _S_hhi.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_RequestHeader_v0(buf, pos):
@@ -132,7 +146,10 @@ def _d_RequestHeader_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientId')
-        o0.client_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -144,9 +161,10 @@ def _e_RequestHeader_v1(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     return b
 
 
@@ -163,7 +181,10 @@ def _d_RequestHeader_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientId')
-        o0.client_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_id = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -179,9 +200,10 @@ def _e_RequestHeader_v2(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -207,9 +229,9 @@ def _e_ResponseHeader_v0(o0, b, out):
 def _d_ResponseHeader_v1(buf, pos):
     end = len(buf)
     o0 = _new(ResponseHeader)
-    o0.correlation_id, = _U_i(buf, pos)
+    o0.correlation_id, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -218,12 +240,12 @@ def _d_ResponseHeader_v1(buf, pos):
 
 
 def _e_ResponseHeader_v1(o0, b, out):
-    b += _P_i(o0.correlation_id)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.correlation_id)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.correlation_id)
     return b
 
 

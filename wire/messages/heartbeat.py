@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -102,9 +110,18 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 
 
 def _d_HeartbeatRequest_v0(buf, pos):
@@ -118,7 +135,10 @@ def _d_HeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id, = _U_i(buf, pos)
     pos += 4
@@ -130,7 +150,10 @@ def _d_HeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.group_instance_id = None
     o0.unknown_tagged_fields = None
@@ -139,14 +162,16 @@ def _d_HeartbeatRequest_v0(buf, pos):
 
 def _e_HeartbeatRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -161,7 +186,10 @@ def _d_HeartbeatRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id, = _U_i(buf, pos)
     pos += 4
@@ -173,7 +201,10 @@ def _d_HeartbeatRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -183,7 +214,10 @@ def _d_HeartbeatRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -191,21 +225,24 @@ def _d_HeartbeatRequest_v3(buf, pos):
 
 def _e_HeartbeatRequest_v3(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     return b
 
 
@@ -224,11 +261,13 @@ def _d_HeartbeatRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation_id, = _U_i(buf, pos)
+    o0.generation_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -240,7 +279,10 @@ def _d_HeartbeatRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -254,7 +296,10 @@ def _d_HeartbeatRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -266,33 +311,24 @@ def _d_HeartbeatRequest_v4(buf, pos):
 
 def _e_HeartbeatRequest_v4(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -333,9 +369,9 @@ def _e_HeartbeatResponse_v1(o0, b, out):
 def _d_HeartbeatResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(HeartbeatResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -344,12 +380,12 @@ def _d_HeartbeatResponse_v4(buf, pos):
 
 
 def _e_HeartbeatResponse_v4(o0, b, out):
-    b += _P_ih(o0.throttle_time_ms, o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ih(o0.throttle_time_ms, o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihx(o0.throttle_time_ms, o0.error_code)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -183,15 +191,30 @@ class IncrementalAlterConfigsResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_IncrementalAlterConfigsRequest_v0(buf, pos):
@@ -218,7 +241,10 @@ def _d_IncrementalAlterConfigsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -239,7 +265,10 @@ def _d_IncrementalAlterConfigsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.config_operation, = _U_b(buf, pos)
                     pos += 1
@@ -251,7 +280,10 @@ def _d_IncrementalAlterConfigsRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -271,25 +303,28 @@ def _e_IncrementalAlterConfigsRequest_v0(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.configs
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_b(o2.config_operation)
             v2 = o2.value
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
-    b += _P_o(o0.validate_only)
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
+    b.append(1 if o0.validate_only else 0)
     return b
 
 
@@ -311,9 +346,8 @@ def _d_IncrementalAlterConfigsRequest_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(IncrementalAlterConfigsRequest_AlterConfigsResource)
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -325,7 +359,10 @@ def _d_IncrementalAlterConfigsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -354,11 +391,13 @@ def _d_IncrementalAlterConfigsRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.config_operation, = _U_b(buf, pos)
+                    o2.config_operation, n = _U_bB(buf, pos)
                     pos += 1
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -370,7 +409,10 @@ def _d_IncrementalAlterConfigsRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Value')
-                        o2.value = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.value = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.value = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -386,9 +428,9 @@ def _d_IncrementalAlterConfigsRequest_v1(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.resources = l0
-    o0.validate_only, = _U_o(buf, pos)
+    o0.validate_only, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -406,13 +448,10 @@ def _e_IncrementalAlterConfigsRequest_v1(o0, b, out):
     for o1 in v0:
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.configs
         k = len(v1) + 1
         if k < 128:
@@ -421,25 +460,19 @@ def _e_IncrementalAlterConfigsRequest_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             b += _P_b(o2.config_operation)
             v2 = o2.value
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -450,12 +483,12 @@ def _e_IncrementalAlterConfigsRequest_v1(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.validate_only)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.validate_only else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.validate_only)
     return b
 
 
@@ -485,7 +518,10 @@ def _d_IncrementalAlterConfigsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_type, = _U_b(buf, pos)
             pos += 1
@@ -497,7 +533,10 @@ def _d_IncrementalAlterConfigsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -516,23 +555,24 @@ def _e_IncrementalAlterConfigsResponse_v0(o0, b, out):
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
 def _d_IncrementalAlterConfigsResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(IncrementalAlterConfigsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -547,9 +587,8 @@ def _d_IncrementalAlterConfigsResponse_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(IncrementalAlterConfigsResponse_AlterConfigsResourceResponse)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -561,11 +600,13 @@ def _d_IncrementalAlterConfigsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -577,7 +618,10 @@ def _d_IncrementalAlterConfigsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -608,22 +652,16 @@ def _e_IncrementalAlterConfigsResponse_v1(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_b(o1.resource_type)
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -120,18 +128,48 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ihqh = _St('>ihqh')
 _P_ihqh = _S_ihqh.pack
 _U_ihqh = _S_ihqh.unpack_from
+_S_ihqhB = _St('>ihqhB')
+_P_ihqhB = _S_ihqhB.pack
+_U_ihqhB = _S_ihqhB.unpack_from
 _S_ihqhqh = _St('>ihqhqh')
 _P_ihqhqh = _S_ihqhqh.pack
 _U_ihqhqh = _S_ihqhqh.unpack_from
+_S_ihqhqhB = _St('>ihqhqhB')
+_P_ihqhqhB = _S_ihqhqhB.pack
+_U_ihqhqhB = _S_ihqhqhB.unpack_from
+_S_ihqhqhx = _St('>ihqhqhx')
+_P_ihqhqhx = _S_ihqhqhx.pack
+_U_ihqhqhx = _S_ihqhqhx.unpack_from
+_S_ihqhx = _St('>ihqhx')
+_P_ihqhx = _S_ihqhx.pack
+_U_ihqhx = _S_ihqhx.unpack_from
 _S_iqh = _St('>iqh')
 _P_iqh = _S_iqh.pack
 _U_iqh = _S_iqh.unpack_from
+_S_iqhB = _St('>iqhB')
+_P_iqhB = _S_iqhB.pack
+_U_iqhB = _S_iqhB.unpack_from
 _S_iqhoo = _St('>iqh??')
 _P_iqhoo = _S_iqhoo.pack
 _U_iqhoo = _S_iqhoo.unpack_from
+_S_iqhooB = _St('>iqh??B')
+_P_iqhooB = _S_iqhooB.pack
+_U_iqhooB = _S_iqhooB.unpack_from
+_S_iqhoox = _St('>iqh??x')
+_P_iqhoox = _S_iqhoox.pack
+_U_iqhoox = _S_iqhoox.unpack_from
+_S_iqhx = _St('>iqhx')
+_P_iqhx = _S_iqhx.pack
+_U_iqhx = _S_iqhx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_InitProducerIdRequest_v0(buf, pos):
@@ -145,7 +183,10 @@ def _d_InitProducerIdRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.transaction_timeout_ms, = _U_i(buf, pos)
     pos += 4
@@ -162,9 +203,10 @@ def _e_InitProducerIdRequest_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.transaction_timeout_ms)
     return b
 
@@ -184,15 +226,18 @@ def _d_InitProducerIdRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.transaction_timeout_ms, = _U_i(buf, pos)
+    o0.transaction_timeout_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.producer_id = -1
     o0.producer_epoch = -1
     o0.enable2_pc = False
     o0.keep_prepared_txn = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -205,19 +250,16 @@ def _e_InitProducerIdRequest_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_i(o0.transaction_timeout_ms)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.transaction_timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.transaction_timeout_ms)
     return b
 
 
@@ -236,13 +278,16 @@ def _d_InitProducerIdRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch = _U_iqh(buf, pos)
+    o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, n = _U_iqhB(buf, pos)
     pos += 14
     o0.enable2_pc = False
     o0.keep_prepared_txn = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -255,19 +300,16 @@ def _e_InitProducerIdRequest_v3(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_iqh(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_iqh(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iqhx(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch)
     return b
 
 
@@ -286,11 +328,14 @@ def _d_InitProducerIdRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, o0.enable2_pc, o0.keep_prepared_txn = _U_iqhoo(buf, pos)
+    o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, o0.enable2_pc, o0.keep_prepared_txn, n = _U_iqhooB(buf, pos)
     pos += 16
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -303,19 +348,16 @@ def _e_InitProducerIdRequest_v6(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    b += _P_iqhoo(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, o0.enable2_pc, o0.keep_prepared_txn)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_iqhoo(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, o0.enable2_pc, o0.keep_prepared_txn)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_iqhoox(o0.transaction_timeout_ms, o0.producer_id, o0.producer_epoch, o0.enable2_pc, o0.keep_prepared_txn)
     return b
 
 
@@ -338,11 +380,11 @@ def _e_InitProducerIdResponse_v0(o0, b, out):
 def _d_InitProducerIdResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(InitProducerIdResponse)
-    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch = _U_ihqh(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, n = _U_ihqhB(buf, pos)
     pos += 16
     o0.ongoing_txn_producer_id = -1
     o0.ongoing_txn_producer_epoch = -1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -351,21 +393,21 @@ def _d_InitProducerIdResponse_v2(buf, pos):
 
 
 def _e_InitProducerIdResponse_v2(o0, b, out):
-    b += _P_ihqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihqhx(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch)
     return b
 
 
 def _d_InitProducerIdResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(InitProducerIdResponse)
-    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, o0.ongoing_txn_producer_id, o0.ongoing_txn_producer_epoch = _U_ihqhqh(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, o0.ongoing_txn_producer_id, o0.ongoing_txn_producer_epoch, n = _U_ihqhqhB(buf, pos)
     pos += 26
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -374,12 +416,12 @@ def _d_InitProducerIdResponse_v6(buf, pos):
 
 
 def _e_InitProducerIdResponse_v6(o0, b, out):
-    b += _P_ihqhqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, o0.ongoing_txn_producer_id, o0.ongoing_txn_producer_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ihqhqh(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, o0.ongoing_txn_producer_id, o0.ongoing_txn_producer_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihqhqhx(o0.throttle_time_ms, o0.error_code, o0.producer_id, o0.producer_epoch, o0.ongoing_txn_producer_id, o0.ongoing_txn_producer_epoch)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ConsumerGroupCurrentMemberAssignmentKey(_Message):
     """Kafka data ConsumerGroupCurrentMemberAssignmentKey, versions 8-8."""
@@ -1485,30 +1494,63 @@ class TransactionLogValue(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
 _S_iib = _St('>iib')
 _P_iib = _S_iib.pack
 _U_iib = _S_iib.unpack_from
+_S_iibB = _St('>iibB')
+_P_iibB = _S_iibB.pack
+_U_iibB = _S_iibB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
 _S_qhib = _St('>qhib')
 _P_qhib = _S_qhib.pack
 _U_qhib = _S_qhib.unpack_from
+_S_qhibB = _St('>qhibB')
+_P_qhibB = _S_qhibB.pack
+_U_qhibB = _S_qhibB.unpack_from
 _S_qi = _St('>qi')
 _P_qi = _S_qi.pack
 _U_qi = _S_qi.unpack_from
+_S_qiB = _St('>qiB')
+_P_qiB = _S_qiB.pack
+_U_qiB = _S_qiB.unpack_from
 _S_qq = _St('>qq')
 _P_qq = _S_qq.pack
 _U_qq = _S_qq.unpack_from
+_S_qqB = _St('>qqB')
+_P_qqB = _S_qqB.pack
+_U_qqB = _S_qqB.unpack_from
+_S_qqx = _St('>qqx')
+_P_qqx = _S_qqx.pack
+_U_qqx = _S_qqx.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_ConsumerGroupCurrentMemberAssignmentKey_v8(buf, pos):
@@ -1522,7 +1564,10 @@ def _d_ConsumerGroupCurrentMemberAssignmentKey_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1532,7 +1577,10 @@ def _d_ConsumerGroupCurrentMemberAssignmentKey_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -1540,22 +1588,23 @@ def _d_ConsumerGroupCurrentMemberAssignmentKey_v8(buf, pos):
 
 def _e_ConsumerGroupCurrentMemberAssignmentKey_v8(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
 def _d_ConsumerGroupCurrentMemberAssignmentValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ConsumerGroupCurrentMemberAssignmentValue)
-    o0.member_epoch, o0.previous_member_epoch, o0.state = _U_iib(buf, pos)
+    o0.member_epoch, o0.previous_member_epoch, o0.state, n = _U_iibB(buf, pos)
     pos += 9
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1570,13 +1619,9 @@ def _d_ConsumerGroupCurrentMemberAssignmentValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1587,7 +1632,10 @@ def _d_ConsumerGroupCurrentMemberAssignmentValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -1611,13 +1659,9 @@ def _d_ConsumerGroupCurrentMemberAssignmentValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1628,7 +1672,10 @@ def _d_ConsumerGroupCurrentMemberAssignmentValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -1654,14 +1701,20 @@ def _e_ConsumerGroupCurrentMemberAssignmentValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1674,14 +1727,20 @@ def _e_ConsumerGroupCurrentMemberAssignmentValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1706,7 +1765,10 @@ def _d_ConsumerGroupMemberMetadataKey_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1716,7 +1778,10 @@ def _d_ConsumerGroupMemberMetadataKey_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -1739,9 +1804,8 @@ def _dt_ConsumerGroupMemberMetadataValue_v0(o, buf, pos):
             else:
                 pos += 1
                 o2 = _new(ConsumerGroupMemberMetadataValue_ClassicMemberMetadata)
-                o2.session_timeout_ms, = _U_i(buf, pos)
+                o2.session_timeout_ms, n = _U_iB(buf, pos)
                 pos += 4
-                n = buf[pos]
                 if n < 128:
                     pos += 1
                 else:
@@ -1768,7 +1832,10 @@ def _dt_ConsumerGroupMemberMetadataValue_v0(o, buf, pos):
                             e = pos + n
                             if e > end:
                                 raise _short('string Name')
-                            o3.name = buf[pos:e].tobytes().decode()
+                            if n < _STR_FAST:
+                                o3.name = _US[n](buf, pos)[0].decode()
+                            else:
+                                o3.name = buf[pos:e].tobytes().decode()
                             pos = e
                         n = buf[pos]
                         if n < 128:
@@ -1823,7 +1890,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string InstanceId')
-        o0.instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1837,7 +1907,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1851,7 +1924,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientId')
-        o0.client_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1865,7 +1941,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientHost')
-        o0.client_host = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_host = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_host = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1893,7 +1972,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string SubscribedTopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.subscribed_topic_names = l0
@@ -1909,11 +1991,13 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string SubscribedTopicRegex')
-        o0.subscribed_topic_regex = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.subscribed_topic_regex = _US[n](buf, pos)[0].decode()
+        else:
+            o0.subscribed_topic_regex = buf[pos:e].tobytes().decode()
         pos = e
-    o0.rebalance_timeout_ms, = _U_i(buf, pos)
+    o0.rebalance_timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1925,7 +2009,10 @@ def _d_ConsumerGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ServerAssignor')
-        o0.server_assignor = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.server_assignor = _US[n](buf, pos)[0].decode()
+        else:
+            o0.server_assignor = buf[pos:e].tobytes().decode()
         pos = e
     o0.classic_member_metadata = None
     if buf[pos] == 0:
@@ -1941,40 +2028,28 @@ def _e_ConsumerGroupMemberMetadataValue_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.rack_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.client_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.client_host
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.subscribed_topic_names
     k = len(v0) + 1
     if k < 128:
@@ -1983,83 +2058,72 @@ def _e_ConsumerGroupMemberMetadataValue_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.subscribed_topic_regex
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.rebalance_timeout_ms)
     v0 = o0.server_assignor
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
-    known0 = []
-    if o0.classic_member_metadata is not None:
-        t0 = bytearray()
-        o2 = o0.classic_member_metadata
-        if o2 is None:
-            t0.append(255)
-        else:
-            t0.append(1)
-            t0 += _P_i(o2.session_timeout_ms)
-            v2 = o2.supported_protocols
-            k = len(v2) + 1
-            if k < 128:
-                t0.append(k)
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.classic_member_metadata
+    if x0_0 is None and not u0:
+        b.append(0)
+    else:
+        known0 = []
+        if not x0_0 is None:
+            t0 = bytearray()
+            o2 = x0_0
+            if o2 is None:
+                t0.append(255)
             else:
-                t0 += _uvarint(k)
-            for o3 in v2:
-                v3 = o3.name
-                v3 = v3.encode()
-                k = len(v3) + 1
+                t0.append(1)
+                t0 += _P_i(o2.session_timeout_ms)
+                v2 = o2.supported_protocols
+                k = len(v2) + 1
                 if k < 128:
                     t0.append(k)
                 else:
                     t0 += _uvarint(k)
-                t0 += v3
-                v3 = o3.metadata
-                k = _nbytes(v3) + 1
-                if k < 128:
-                    t0.append(k)
-                else:
-                    t0 += _uvarint(k)
-                t0 += v3
-                u3 = o3.unknown_tagged_fields
-                if u3:
-                    _put_tags(t0, (), u3)
+                for o3 in v2:
+                    v3 = o3.name
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    t0 += c
+                    v3 = o3.metadata
+                    k = _nbytes(v3) + 1
+                    if k < 128:
+                        t0.append(k)
+                    else:
+                        t0 += _uvarint(k)
+                    t0 += v3
+                    u3 = o3.unknown_tagged_fields
+                    if u3:
+                        _put_tags(t0, (), u3)
+                    else:
+                        t0.append(0)
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    _put_tags(t0, (), u2)
                 else:
                     t0.append(0)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 
@@ -2074,7 +2138,10 @@ def _d_ConsumerGroupMetadataKey_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2082,18 +2149,19 @@ def _d_ConsumerGroupMetadataKey_v3(buf, pos):
 
 def _e_ConsumerGroupMetadataKey_v3(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
 def _d_ConsumerGroupMetadataValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ConsumerGroupMetadataValue)
-    o0.epoch, = _U_i(buf, pos)
+    o0.epoch, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -2102,12 +2170,12 @@ def _d_ConsumerGroupMetadataValue_v0(buf, pos):
 
 
 def _e_ConsumerGroupMetadataValue_v0(o0, b, out):
-    b += _P_i(o0.epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.epoch)
     return b
 
 
@@ -2122,7 +2190,10 @@ def _d_ConsumerGroupPartitionMetadataKey_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2146,13 +2217,9 @@ def _d_ConsumerGroupPartitionMetadataValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupPartitionMetadataValue_TopicMetadata)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2164,11 +2231,13 @@ def _d_ConsumerGroupPartitionMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.num_partitions, = _U_i(buf, pos)
+            o1.num_partitions, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2183,9 +2252,8 @@ def _d_ConsumerGroupPartitionMetadataValue_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ConsumerGroupPartitionMetadataValue_PartitionMetadata)
-                    o2.partition, = _U_i(buf, pos)
+                    o2.partition, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2211,7 +2279,10 @@ def _d_ConsumerGroupPartitionMetadataValue_v0(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Racks')
-                                x2 = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    x2 = _US[n](buf, pos)[0].decode()
+                                else:
+                                    x2 = buf[pos:e].tobytes().decode()
                                 pos = e
                             a2(x2)
                         o2.racks = l2
@@ -2245,15 +2316,15 @@ def _e_ConsumerGroupPartitionMetadataValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.num_partitions)
         v1 = o1.partition_metadata
         k = len(v1) + 1
@@ -2271,13 +2342,10 @@ def _e_ConsumerGroupPartitionMetadataValue_v0(o0, b, out):
                 b += _uvarint(k)
             for x2 in v2:
                 v3 = x2
-                v3 = v3.encode()
-                k = len(v3) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v3
+                c = _CSTR.get(v3)
+                if c is None:
+                    c = _compact_string(v3)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -2307,7 +2375,10 @@ def _d_ConsumerGroupTargetAssignmentMemberKey_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -2317,7 +2388,10 @@ def _d_ConsumerGroupTargetAssignmentMemberKey_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2341,13 +2415,9 @@ def _d_ConsumerGroupTargetAssignmentMemberValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ConsumerGroupTargetAssignmentMemberValue_TopicPartition)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2358,7 +2428,10 @@ def _d_ConsumerGroupTargetAssignmentMemberValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -2383,14 +2456,20 @@ def _e_ConsumerGroupTargetAssignmentMemberValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2415,7 +2494,10 @@ def _d_ConsumerGroupTargetAssignmentMetadataKey_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2424,9 +2506,9 @@ def _d_ConsumerGroupTargetAssignmentMetadataKey_v6(buf, pos):
 def _d_ConsumerGroupTargetAssignmentMetadataValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ConsumerGroupTargetAssignmentMetadataValue)
-    o0.assignment_epoch, = _U_i(buf, pos)
+    o0.assignment_epoch, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -2435,12 +2517,12 @@ def _d_ConsumerGroupTargetAssignmentMetadataValue_v0(buf, pos):
 
 
 def _e_ConsumerGroupTargetAssignmentMetadataValue_v0(o0, b, out):
-    b += _P_i(o0.assignment_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.assignment_epoch)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.assignment_epoch)
     return b
 
 
@@ -2466,7 +2548,10 @@ def _d_ConsumerProtocolAssignment_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2475,7 +2560,10 @@ def _d_ConsumerProtocolAssignment_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -2499,12 +2587,20 @@ def _e_ConsumerProtocolAssignment_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.user_data
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -2535,7 +2631,10 @@ def _d_ConsumerProtocolSubscription_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topics')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topics = l0
@@ -2561,9 +2660,10 @@ def _e_ConsumerProtocolSubscription_v0(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     v0 = o0.user_data
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -2594,7 +2694,10 @@ def _d_ConsumerProtocolSubscription_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topics')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topics = l0
@@ -2627,7 +2730,10 @@ def _d_ConsumerProtocolSubscription_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2636,7 +2742,10 @@ def _d_ConsumerProtocolSubscription_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -2652,9 +2761,10 @@ def _e_ConsumerProtocolSubscription_v1(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     v0 = o0.user_data
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -2665,12 +2775,20 @@ def _e_ConsumerProtocolSubscription_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
@@ -2695,7 +2813,10 @@ def _d_ConsumerProtocolSubscription_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topics')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topics = l0
@@ -2728,7 +2849,10 @@ def _d_ConsumerProtocolSubscription_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2737,7 +2861,10 @@ def _d_ConsumerProtocolSubscription_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -2754,9 +2881,10 @@ def _e_ConsumerProtocolSubscription_v2(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     v0 = o0.user_data
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -2767,12 +2895,20 @@ def _e_ConsumerProtocolSubscription_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     b += _P_i(o0.generation_id)
     return b
 
@@ -2798,7 +2934,10 @@ def _d_ConsumerProtocolSubscription_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topics')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.topics = l0
@@ -2831,7 +2970,10 @@ def _d_ConsumerProtocolSubscription_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -2840,7 +2982,10 @@ def _d_ConsumerProtocolSubscription_v3(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -2855,7 +3000,10 @@ def _d_ConsumerProtocolSubscription_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2866,9 +3014,10 @@ def _e_ConsumerProtocolSubscription_v3(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     v0 = o0.user_data
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -2879,20 +3028,29 @@ def _e_ConsumerProtocolSubscription_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     b += _P_i(o0.generation_id)
     v0 = o0.rack_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     return b
 
 
@@ -2907,7 +3065,10 @@ def _d_GroupMetadataKey_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string group')
-        o0.group = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -2915,9 +3076,10 @@ def _d_GroupMetadataKey_v2(buf, pos):
 
 def _e_GroupMetadataKey_v2(o0, b, out):
     v0 = o0.group
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -2932,7 +3094,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation, = _U_i(buf, pos)
     pos += 4
@@ -2944,7 +3109,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocol')
-        o0.protocol = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -2954,7 +3122,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -2975,7 +3146,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string memberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -2985,7 +3159,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientId')
-                o1.client_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -2995,7 +3172,10 @@ def _d_GroupMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientHost')
-                o1.client_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.session_timeout, = _U_i(buf, pos)
             pos += 4
@@ -3031,39 +3211,45 @@ def _d_GroupMetadataValue_v0(buf, pos):
 
 def _e_GroupMetadataValue_v0(o0, b, out):
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation)
     v0 = o0.protocol
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.leader
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.session_timeout)
         v1 = o1.subscription
         b += _P_i(_nbytes(v1))
@@ -3085,7 +3271,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation, = _U_i(buf, pos)
     pos += 4
@@ -3097,7 +3286,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocol')
-        o0.protocol = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -3107,7 +3299,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -3128,7 +3323,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string memberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3138,7 +3336,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientId')
-                o1.client_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3148,7 +3349,10 @@ def _d_GroupMetadataValue_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientHost')
-                o1.client_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.rebalance_timeout, o1.session_timeout = _U_ii(buf, pos)
             pos += 8
@@ -3183,39 +3387,45 @@ def _d_GroupMetadataValue_v1(buf, pos):
 
 def _e_GroupMetadataValue_v1(o0, b, out):
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation)
     v0 = o0.protocol
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.leader
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ii(o1.rebalance_timeout, o1.session_timeout)
         v1 = o1.subscription
         b += _P_i(_nbytes(v1))
@@ -3237,7 +3447,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation, = _U_i(buf, pos)
     pos += 4
@@ -3249,7 +3462,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocol')
-        o0.protocol = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -3259,7 +3475,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     o0.current_state_timestamp, = _U_q(buf, pos)
     pos += 8
@@ -3282,7 +3501,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string memberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3292,7 +3514,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientId')
-                o1.client_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3302,7 +3527,10 @@ def _d_GroupMetadataValue_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientHost')
-                o1.client_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.rebalance_timeout, o1.session_timeout = _U_ii(buf, pos)
             pos += 8
@@ -3336,40 +3564,46 @@ def _d_GroupMetadataValue_v2(buf, pos):
 
 def _e_GroupMetadataValue_v2(o0, b, out):
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation)
     v0 = o0.protocol
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.leader
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_q(o0.current_state_timestamp)
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ii(o1.rebalance_timeout, o1.session_timeout)
         v1 = o1.subscription
         b += _P_i(_nbytes(v1))
@@ -3391,7 +3625,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation, = _U_i(buf, pos)
     pos += 4
@@ -3403,7 +3640,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocol')
-        o0.protocol = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -3413,7 +3653,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     o0.current_state_timestamp, = _U_q(buf, pos)
     pos += 8
@@ -3436,7 +3679,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string memberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3446,7 +3692,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string groupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3456,7 +3705,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientId')
-                o1.client_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -3466,7 +3718,10 @@ def _d_GroupMetadataValue_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientHost')
-                o1.client_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.rebalance_timeout, o1.session_timeout = _U_ii(buf, pos)
             pos += 8
@@ -3499,47 +3754,54 @@ def _d_GroupMetadataValue_v3(buf, pos):
 
 def _e_GroupMetadataValue_v3(o0, b, out):
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation)
     v0 = o0.protocol
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.leader
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_q(o0.current_state_timestamp)
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.client_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.client_host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ii(o1.rebalance_timeout, o1.session_timeout)
         v1 = o1.subscription
         b += _P_i(_nbytes(v1))
@@ -3565,11 +3827,13 @@ def _d_GroupMetadataValue_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation, = _U_i(buf, pos)
+    o0.generation, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3581,7 +3845,10 @@ def _d_GroupMetadataValue_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string protocol')
-        o0.protocol = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -3595,11 +3862,13 @@ def _d_GroupMetadataValue_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
-    o0.current_state_timestamp, = _U_q(buf, pos)
+    o0.current_state_timestamp, n = _U_qB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3626,7 +3895,10 @@ def _d_GroupMetadataValue_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string memberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -3640,7 +3912,10 @@ def _d_GroupMetadataValue_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string groupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -3654,7 +3929,10 @@ def _d_GroupMetadataValue_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientId')
-                o1.client_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -3668,11 +3946,13 @@ def _d_GroupMetadataValue_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string clientHost')
-                o1.client_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.client_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.client_host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.rebalance_timeout, o1.session_timeout = _U_ii(buf, pos)
+            o1.rebalance_timeout, o1.session_timeout, n = _U_iiB(buf, pos)
             pos += 8
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -3717,36 +3997,27 @@ def _d_GroupMetadataValue_v4(buf, pos):
 
 def _e_GroupMetadataValue_v4(o0, b, out):
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation)
     v0 = o0.protocol
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.leader
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_q(o0.current_state_timestamp)
     v0 = o0.members
     k = len(v0) + 1
@@ -3756,40 +4027,28 @@ def _e_GroupMetadataValue_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.client_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.client_host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_ii(o1.rebalance_timeout, o1.session_timeout)
         v1 = o1.subscription
         k = _nbytes(v1) + 1
@@ -3829,7 +4088,10 @@ def _d_OffsetCommitKey_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string group')
-        o0.group = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -3839,7 +4101,10 @@ def _d_OffsetCommitKey_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string topic')
-        o0.topic = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.topic = _US[n](buf, pos)[0].decode()
+        else:
+            o0.topic = buf[pos:e].tobytes().decode()
         pos = e
     o0.partition, = _U_i(buf, pos)
     pos += 4
@@ -3849,13 +4114,15 @@ def _d_OffsetCommitKey_v0(buf, pos):
 
 def _e_OffsetCommitKey_v0(o0, b, out):
     v0 = o0.group
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topic
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.partition)
     return b
 
@@ -3873,7 +4140,10 @@ def _d_OffsetCommitValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string metadata')
-        o0.metadata = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.metadata = _US[n](buf, pos)[0].decode()
+        else:
+            o0.metadata = buf[pos:e].tobytes().decode()
         pos = e
     o0.commit_timestamp, = _U_q(buf, pos)
     pos += 8
@@ -3886,9 +4156,10 @@ def _d_OffsetCommitValue_v0(buf, pos):
 def _e_OffsetCommitValue_v0(o0, b, out):
     b += _P_q(o0.offset)
     v0 = o0.metadata
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_q(o0.commit_timestamp)
     return b
 
@@ -3906,7 +4177,10 @@ def _d_OffsetCommitValue_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string metadata')
-        o0.metadata = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.metadata = _US[n](buf, pos)[0].decode()
+        else:
+            o0.metadata = buf[pos:e].tobytes().decode()
         pos = e
     o0.commit_timestamp, o0.expire_timestamp = _U_qq(buf, pos)
     pos += 16
@@ -3918,9 +4192,10 @@ def _d_OffsetCommitValue_v1(buf, pos):
 def _e_OffsetCommitValue_v1(o0, b, out):
     b += _P_q(o0.offset)
     v0 = o0.metadata
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qq(o0.commit_timestamp, o0.expire_timestamp)
     return b
 
@@ -3938,7 +4213,10 @@ def _d_OffsetCommitValue_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string metadata')
-        o0.metadata = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.metadata = _US[n](buf, pos)[0].decode()
+        else:
+            o0.metadata = buf[pos:e].tobytes().decode()
         pos = e
     o0.commit_timestamp, = _U_q(buf, pos)
     pos += 8
@@ -3950,9 +4228,10 @@ def _d_OffsetCommitValue_v3(buf, pos):
 def _e_OffsetCommitValue_v3(o0, b, out):
     b += _P_qi(o0.offset, o0.leader_epoch)
     v0 = o0.metadata
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_q(o0.commit_timestamp)
     return b
 
@@ -3960,9 +4239,8 @@ def _e_OffsetCommitValue_v3(o0, b, out):
 def _d_OffsetCommitValue_v4(buf, pos):
     end = len(buf)
     o0 = _new(OffsetCommitValue)
-    o0.offset, o0.leader_epoch = _U_qi(buf, pos)
+    o0.offset, o0.leader_epoch, n = _U_qiB(buf, pos)
     pos += 12
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3974,12 +4252,15 @@ def _d_OffsetCommitValue_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string metadata')
-        o0.metadata = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.metadata = _US[n](buf, pos)[0].decode()
+        else:
+            o0.metadata = buf[pos:e].tobytes().decode()
         pos = e
-    o0.commit_timestamp, = _U_q(buf, pos)
+    o0.commit_timestamp, n = _U_qB(buf, pos)
     pos += 8
     o0.expire_timestamp = -1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -3990,19 +4271,16 @@ def _d_OffsetCommitValue_v4(buf, pos):
 def _e_OffsetCommitValue_v4(o0, b, out):
     b += _P_qi(o0.offset, o0.leader_epoch)
     v0 = o0.metadata
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += _P_q(o0.commit_timestamp)
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.commit_timestamp)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.commit_timestamp)
     return b
 
 
@@ -4017,7 +4295,10 @@ def _d_ShareGroupCurrentMemberAssignmentKey_v14(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -4027,7 +4308,10 @@ def _d_ShareGroupCurrentMemberAssignmentKey_v14(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4036,9 +4320,8 @@ def _d_ShareGroupCurrentMemberAssignmentKey_v14(buf, pos):
 def _d_ShareGroupCurrentMemberAssignmentValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareGroupCurrentMemberAssignmentValue)
-    o0.member_epoch, o0.previous_member_epoch, o0.state = _U_iib(buf, pos)
+    o0.member_epoch, o0.previous_member_epoch, o0.state, n = _U_iibB(buf, pos)
     pos += 9
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -4053,13 +4336,9 @@ def _d_ShareGroupCurrentMemberAssignmentValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupCurrentMemberAssignmentValue_TopicPartitions)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -4070,7 +4349,10 @@ def _d_ShareGroupCurrentMemberAssignmentValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -4096,14 +4378,20 @@ def _e_ShareGroupCurrentMemberAssignmentValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -4128,7 +4416,10 @@ def _d_ShareGroupMemberMetadataKey_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -4138,7 +4429,10 @@ def _d_ShareGroupMemberMetadataKey_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4159,7 +4453,10 @@ def _d_ShareGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -4173,7 +4470,10 @@ def _d_ShareGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientId')
-        o0.client_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -4187,7 +4487,10 @@ def _d_ShareGroupMemberMetadataValue_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClientHost')
-        o0.client_host = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.client_host = _US[n](buf, pos)[0].decode()
+        else:
+            o0.client_host = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -4215,7 +4518,10 @@ def _d_ShareGroupMemberMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string SubscribedTopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.subscribed_topic_names = l0
@@ -4232,29 +4538,20 @@ def _e_ShareGroupMemberMetadataValue_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.client_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.client_host
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.subscribed_topic_names
     k = len(v0) + 1
     if k < 128:
@@ -4263,13 +4560,10 @@ def _e_ShareGroupMemberMetadataValue_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -4289,7 +4583,10 @@ def _d_ShareGroupMetadataKey_v11(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4298,9 +4595,9 @@ def _d_ShareGroupMetadataKey_v11(buf, pos):
 def _d_ShareGroupMetadataValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareGroupMetadataValue)
-    o0.epoch, = _U_i(buf, pos)
+    o0.epoch, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -4319,7 +4616,10 @@ def _d_ShareGroupPartitionMetadataKey_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4343,13 +4643,9 @@ def _d_ShareGroupPartitionMetadataValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupPartitionMetadataValue_TopicMetadata)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -4361,11 +4657,13 @@ def _d_ShareGroupPartitionMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.num_partitions, = _U_i(buf, pos)
+            o1.num_partitions, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -4380,9 +4678,8 @@ def _d_ShareGroupPartitionMetadataValue_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ShareGroupPartitionMetadataValue_PartitionMetadata)
-                    o2.partition, = _U_i(buf, pos)
+                    o2.partition, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -4408,7 +4705,10 @@ def _d_ShareGroupPartitionMetadataValue_v0(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Racks')
-                                x2 = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    x2 = _US[n](buf, pos)[0].decode()
+                                else:
+                                    x2 = buf[pos:e].tobytes().decode()
                                 pos = e
                             a2(x2)
                         o2.racks = l2
@@ -4445,7 +4745,10 @@ def _d_ShareGroupStatePartitionMetadataKey_v15(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4469,13 +4772,9 @@ def _d_ShareGroupStatePartitionMetadataValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupStatePartitionMetadataValue_TopicPartitionsInfo)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -4487,7 +4786,10 @@ def _d_ShareGroupStatePartitionMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -4500,7 +4802,10 @@ def _d_ShareGroupStatePartitionMetadataValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -4524,13 +4829,9 @@ def _d_ShareGroupStatePartitionMetadataValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupStatePartitionMetadataValue_TopicInfo)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -4542,7 +4843,10 @@ def _d_ShareGroupStatePartitionMetadataValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -4567,22 +4871,25 @@ def _e_ShareGroupStatePartitionMetadataValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -4595,15 +4902,15 @@ def _e_ShareGroupStatePartitionMetadataValue_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -4628,7 +4935,10 @@ def _d_ShareGroupTargetAssignmentMemberKey_v13(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -4638,7 +4948,10 @@ def _d_ShareGroupTargetAssignmentMemberKey_v13(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4662,13 +4975,9 @@ def _d_ShareGroupTargetAssignmentMemberValue_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupTargetAssignmentMemberValue_TopicPartition)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -4679,7 +4988,10 @@ def _d_ShareGroupTargetAssignmentMemberValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Partitions')
-                o1.partitions = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partitions = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partitions = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -4707,7 +5019,10 @@ def _d_ShareGroupTargetAssignmentMetadataKey_v12(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4716,9 +5031,9 @@ def _d_ShareGroupTargetAssignmentMetadataKey_v12(buf, pos):
 def _d_ShareGroupTargetAssignmentMetadataValue_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareGroupTargetAssignmentMetadataValue)
-    o0.assignment_epoch, = _U_i(buf, pos)
+    o0.assignment_epoch, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -4737,7 +5052,10 @@ def _d_TransactionLogKey_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -4745,9 +5063,10 @@ def _d_TransactionLogKey_v0(buf, pos):
 
 def _e_TransactionLogKey_v0(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -4775,7 +5094,10 @@ def _d_TransactionLogValue_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -4784,7 +5106,10 @@ def _d_TransactionLogValue_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIds')
-                o1.partition_ids = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_ids = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_ids = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -4807,12 +5132,20 @@ def _e_TransactionLogValue_v0(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.partition_ids
-            b += _P_i(len(v1))
-            b += _A_i[len(v1)].pack(*v1)
+            n = len(v1)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v1)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v1)
     b += _P_qq(o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms)
     return b
 
@@ -4820,9 +5153,8 @@ def _e_TransactionLogValue_v0(o0, b, out):
 def _d_TransactionLogValue_v1(buf, pos):
     end = len(buf)
     o0 = _new(TransactionLogValue)
-    o0.producer_id, o0.producer_epoch, o0.transaction_timeout_ms, o0.transaction_status = _U_qhib(buf, pos)
+    o0.producer_id, o0.producer_epoch, o0.transaction_timeout_ms, o0.transaction_status, n = _U_qhibB(buf, pos)
     pos += 15
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -4849,7 +5181,10 @@ def _d_TransactionLogValue_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -4862,7 +5197,10 @@ def _d_TransactionLogValue_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIds')
-                o1.partition_ids = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_ids = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_ids = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -4871,12 +5209,12 @@ def _d_TransactionLogValue_v1(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.transaction_partitions = l0
-    o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms = _U_qq(buf, pos)
+    o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms, n = _U_qqB(buf, pos)
     pos += 16
     o0.previous_producer_id = -1
     o0.next_producer_id = -1
     o0.client_transaction_version = 0
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -4897,31 +5235,31 @@ def _e_TransactionLogValue_v1(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.topic
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partition_ids
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_qq(o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_qq(o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qqx(o0.transaction_last_update_timestamp_ms, o0.transaction_start_timestamp_ms)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -196,12 +204,18 @@ _U_i = _S_i.unpack_from
 _S_ihi = _St('>ihi')
 _P_ihi = _S_ihi.pack
 _U_ihi = _S_ihi.unpack_from
+_S_ihiB = _St('>ihiB')
+_P_ihiB = _S_ihiB.pack
+_U_ihiB = _S_ihiB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
 
 
 def _d_JoinGroupRequest_v0(buf, pos):
@@ -215,7 +229,10 @@ def _d_JoinGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.session_timeout_ms, = _U_i(buf, pos)
     pos += 4
@@ -227,7 +244,10 @@ def _d_JoinGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -237,7 +257,10 @@ def _d_JoinGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -258,7 +281,10 @@ def _d_JoinGroupRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -282,25 +308,29 @@ def _d_JoinGroupRequest_v0(buf, pos):
 
 def _e_JoinGroupRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.session_timeout_ms)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.protocols
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -318,7 +348,10 @@ def _d_JoinGroupRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.session_timeout_ms, o0.rebalance_timeout_ms = _U_ii(buf, pos)
     pos += 8
@@ -330,7 +363,10 @@ def _d_JoinGroupRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -340,7 +376,10 @@ def _d_JoinGroupRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -361,7 +400,10 @@ def _d_JoinGroupRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -384,25 +426,29 @@ def _d_JoinGroupRequest_v1(buf, pos):
 
 def _e_JoinGroupRequest_v1(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_ii(o0.session_timeout_ms, o0.rebalance_timeout_ms)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.protocols
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -420,7 +466,10 @@ def _d_JoinGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.session_timeout_ms, o0.rebalance_timeout_ms = _U_ii(buf, pos)
     pos += 8
@@ -432,7 +481,10 @@ def _d_JoinGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -442,7 +494,10 @@ def _d_JoinGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -452,7 +507,10 @@ def _d_JoinGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -473,7 +531,10 @@ def _d_JoinGroupRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -495,32 +556,37 @@ def _d_JoinGroupRequest_v5(buf, pos):
 
 def _e_JoinGroupRequest_v5(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_ii(o0.session_timeout_ms, o0.rebalance_timeout_ms)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.protocols
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -542,11 +608,13 @@ def _d_JoinGroupRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.session_timeout_ms, o0.rebalance_timeout_ms = _U_ii(buf, pos)
+    o0.session_timeout_ms, o0.rebalance_timeout_ms, n = _U_iiB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -558,7 +626,10 @@ def _d_JoinGroupRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -572,7 +643,10 @@ def _d_JoinGroupRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -586,7 +660,10 @@ def _d_JoinGroupRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -615,7 +692,10 @@ def _d_JoinGroupRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -649,41 +729,29 @@ def _d_JoinGroupRequest_v6(buf, pos):
 
 def _e_JoinGroupRequest_v6(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_ii(o0.session_timeout_ms, o0.rebalance_timeout_ms)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.protocols
     k = len(v0) + 1
     if k < 128:
@@ -692,13 +760,10 @@ def _e_JoinGroupRequest_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.metadata
         k = _nbytes(v1) + 1
         if k < 128:
@@ -734,11 +799,13 @@ def _d_JoinGroupRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.session_timeout_ms, o0.rebalance_timeout_ms = _U_ii(buf, pos)
+    o0.session_timeout_ms, o0.rebalance_timeout_ms, n = _U_iiB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -750,7 +817,10 @@ def _d_JoinGroupRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -764,7 +834,10 @@ def _d_JoinGroupRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -778,7 +851,10 @@ def _d_JoinGroupRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -807,7 +883,10 @@ def _d_JoinGroupRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -842,7 +921,10 @@ def _d_JoinGroupRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Reason')
-        o0.reason = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.reason = _US[n](buf, pos)[0].decode()
+        else:
+            o0.reason = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -854,41 +936,29 @@ def _d_JoinGroupRequest_v8(buf, pos):
 
 def _e_JoinGroupRequest_v8(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_ii(o0.session_timeout_ms, o0.rebalance_timeout_ms)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_type
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.protocols
     k = len(v0) + 1
     if k < 128:
@@ -897,13 +967,10 @@ def _e_JoinGroupRequest_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.metadata
         k = _nbytes(v1) + 1
         if k < 128:
@@ -920,13 +987,10 @@ def _e_JoinGroupRequest_v8(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -948,7 +1012,10 @@ def _d_JoinGroupResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -958,7 +1025,10 @@ def _d_JoinGroupResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -968,7 +1038,10 @@ def _d_JoinGroupResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -989,7 +1062,10 @@ def _d_JoinGroupResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1015,24 +1091,28 @@ def _d_JoinGroupResponse_v0(buf, pos):
 def _e_JoinGroupResponse_v0(o0, b, out):
     b += _P_hi(o0.error_code, o0.generation_id)
     v0 = o0.protocol_name
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -1052,7 +1132,10 @@ def _d_JoinGroupResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1062,7 +1145,10 @@ def _d_JoinGroupResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1072,7 +1158,10 @@ def _d_JoinGroupResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -1093,7 +1182,10 @@ def _d_JoinGroupResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1118,24 +1210,28 @@ def _d_JoinGroupResponse_v2(buf, pos):
 def _e_JoinGroupResponse_v2(o0, b, out):
     b += _P_ihi(o0.throttle_time_ms, o0.error_code, o0.generation_id)
     v0 = o0.protocol_name
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -1155,7 +1251,10 @@ def _d_JoinGroupResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1165,7 +1264,10 @@ def _d_JoinGroupResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -1175,7 +1277,10 @@ def _d_JoinGroupResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -1196,7 +1301,10 @@ def _d_JoinGroupResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -1206,7 +1314,10 @@ def _d_JoinGroupResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1230,31 +1341,36 @@ def _d_JoinGroupResponse_v5(buf, pos):
 def _e_JoinGroupResponse_v5(o0, b, out):
     b += _P_ihi(o0.throttle_time_ms, o0.error_code, o0.generation_id)
     v0 = o0.protocol_name
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         v1 = o1.metadata
         b += _P_i(_nbytes(v1))
         b += v1
@@ -1264,9 +1380,8 @@ def _e_JoinGroupResponse_v5(o0, b, out):
 def _d_JoinGroupResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(JoinGroupResponse)
-    o0.throttle_time_ms, o0.error_code, o0.generation_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.generation_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1278,7 +1393,10 @@ def _d_JoinGroupResponse_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1292,7 +1410,10 @@ def _d_JoinGroupResponse_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1306,7 +1427,10 @@ def _d_JoinGroupResponse_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1335,7 +1459,10 @@ def _d_JoinGroupResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1349,7 +1476,10 @@ def _d_JoinGroupResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1385,29 +1515,20 @@ def _d_JoinGroupResponse_v6(buf, pos):
 def _e_JoinGroupResponse_v6(o0, b, out):
     b += _P_ihi(o0.throttle_time_ms, o0.error_code, o0.generation_id)
     v0 = o0.protocol_name
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.members
     k = len(v0) + 1
     if k < 128:
@@ -1416,24 +1537,18 @@ def _e_JoinGroupResponse_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.metadata
         k = _nbytes(v1) + 1
         if k < 128:
@@ -1457,9 +1572,8 @@ def _e_JoinGroupResponse_v6(o0, b, out):
 def _d_JoinGroupResponse_v7(buf, pos):
     end = len(buf)
     o0 = _new(JoinGroupResponse)
-    o0.throttle_time_ms, o0.error_code, o0.generation_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.generation_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1471,7 +1585,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1485,7 +1602,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1499,7 +1619,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1513,7 +1636,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1542,7 +1668,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1556,7 +1685,10 @@ def _d_JoinGroupResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1594,40 +1726,28 @@ def _e_JoinGroupResponse_v7(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_name
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.members
     k = len(v0) + 1
     if k < 128:
@@ -1636,24 +1756,18 @@ def _e_JoinGroupResponse_v7(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.metadata
         k = _nbytes(v1) + 1
         if k < 128:
@@ -1677,9 +1791,8 @@ def _e_JoinGroupResponse_v7(o0, b, out):
 def _d_JoinGroupResponse_v9(buf, pos):
     end = len(buf)
     o0 = _new(JoinGroupResponse)
-    o0.throttle_time_ms, o0.error_code, o0.generation_id = _U_ihi(buf, pos)
+    o0.throttle_time_ms, o0.error_code, o0.generation_id, n = _U_ihiB(buf, pos)
     pos += 10
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1691,7 +1804,10 @@ def _d_JoinGroupResponse_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1705,7 +1821,10 @@ def _d_JoinGroupResponse_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1719,11 +1838,13 @@ def _d_JoinGroupResponse_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Leader')
-        o0.leader = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.leader = _US[n](buf, pos)[0].decode()
+        else:
+            o0.leader = buf[pos:e].tobytes().decode()
         pos = e
-    o0.skip_assignment, = _U_o(buf, pos)
+    o0.skip_assignment, n = _U_oB(buf, pos)
     pos += 1
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1735,7 +1856,10 @@ def _d_JoinGroupResponse_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1764,7 +1888,10 @@ def _d_JoinGroupResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1778,7 +1905,10 @@ def _d_JoinGroupResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1815,41 +1945,29 @@ def _e_JoinGroupResponse_v9(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_name
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.leader
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
-    b += _P_o(o0.skip_assignment)
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
+    b.append(1 if o0.skip_assignment else 0)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.members
     k = len(v0) + 1
     if k < 128:
@@ -1858,24 +1976,18 @@ def _e_JoinGroupResponse_v9(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.metadata
         k = _nbytes(v1) + 1
         if k < 128:

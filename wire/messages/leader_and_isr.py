@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class LeaderAndIsrRequest_LeaderAndIsrPartitionState(_Struct):
     """Struct LeaderAndIsrPartitionState of LeaderAndIsrRequest."""
@@ -282,36 +291,78 @@ class LeaderAndIsrResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
 _S_iiii = _St('>iiii')
 _P_iiii = _S_iiii.pack
 _U_iiii = _S_iiii.unpack_from
+_S_iiiiB = _St('>iiiiB')
+_P_iiiiB = _S_iiiiB.pack
+_U_iiiiB = _S_iiiiB.unpack_from
 _S_iiq = _St('>iiq')
 _P_iiq = _S_iiq.pack
 _U_iiq = _S_iiq.unpack_from
+_S_iiqB = _St('>iiqB')
+_P_iiqB = _S_iiqB.pack
+_U_iiqB = _S_iiqB.unpack_from
 _S_iiqb = _St('>iiqb')
 _P_iiqb = _S_iiqb.pack
 _U_iiqb = _S_iiqb.unpack_from
+_S_iiqbB = _St('>iiqbB')
+_P_iiqbB = _S_iiqbB.pack
+_U_iiqbB = _S_iiqbB.unpack_from
 _S_ioiqb = _St('>i?iqb')
 _P_ioiqb = _S_ioiqb.pack
 _U_ioiqb = _S_ioiqb.unpack_from
+_S_ioiqbB = _St('>i?iqbB')
+_P_ioiqbB = _S_ioiqbB.pack
+_U_ioiqbB = _S_ioiqbB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
 _S_ob = _St('>?b')
 _P_ob = _S_ob.pack
 _U_ob = _S_ob.unpack_from
+_S_obB = _St('>?bB')
+_P_obB = _S_obB.pack
+_U_obB = _S_obB.unpack_from
+_S_obx = _St('>?bx')
+_P_obx = _S_obx.pack
+_U_obx = _S_obx.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_LeaderAndIsrRequest_v0(buf, pos):
@@ -338,7 +389,10 @@ def _d_LeaderAndIsrRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -349,7 +403,10 @@ def _d_LeaderAndIsrRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.partition_epoch, = _U_i(buf, pos)
             pos += 4
@@ -360,7 +417,10 @@ def _d_LeaderAndIsrRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.adding_replicas = []
             o1.removing_replicas = []
@@ -390,7 +450,10 @@ def _d_LeaderAndIsrRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -411,25 +474,41 @@ def _e_LeaderAndIsrRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.partition_epoch)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_leaders
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
     return b
 
@@ -458,7 +537,10 @@ def _d_LeaderAndIsrRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -469,7 +551,10 @@ def _d_LeaderAndIsrRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.partition_epoch, = _U_i(buf, pos)
             pos += 4
@@ -480,7 +565,10 @@ def _d_LeaderAndIsrRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.is_new, = _U_o(buf, pos)
             pos += 1
@@ -511,7 +599,10 @@ def _d_LeaderAndIsrRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -532,26 +623,42 @@ def _e_LeaderAndIsrRequest_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.partition_epoch)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
-        b += _P_o(o1.is_new)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
+        b.append(1 if o1.is_new else 0)
     v0 = o0.live_leaders
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
     return b
 
@@ -580,7 +687,10 @@ def _d_LeaderAndIsrRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -602,7 +712,10 @@ def _d_LeaderAndIsrRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.partition_epoch, = _U_i(buf, pos)
                     pos += 4
@@ -613,7 +726,10 @@ def _d_LeaderAndIsrRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.is_new, = _U_o(buf, pos)
                     pos += 1
@@ -649,7 +765,10 @@ def _d_LeaderAndIsrRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -669,29 +788,45 @@ def _e_LeaderAndIsrRequest_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_states
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_o(o2.is_new)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
+            b.append(1 if o2.is_new else 0)
     v0 = o0.live_leaders
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
     return b
 
@@ -720,7 +855,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -742,7 +880,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.partition_epoch, = _U_i(buf, pos)
                     pos += 4
@@ -753,7 +894,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -762,7 +906,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -771,7 +918,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.is_new, = _U_o(buf, pos)
                     pos += 1
@@ -805,7 +955,10 @@ def _d_LeaderAndIsrRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -825,35 +978,65 @@ def _e_LeaderAndIsrRequest_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_states
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_o(o2.is_new)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
+            b.append(1 if o2.is_new else 0)
     v0 = o0.live_leaders
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
     return b
 
@@ -861,9 +1044,8 @@ def _e_LeaderAndIsrRequest_v3(o0, b, out):
 def _d_LeaderAndIsrRequest_v4(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch = _U_iiq(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, n = _U_iiqB(buf, pos)
     pos += 16
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -890,7 +1072,10 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -907,9 +1092,8 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(LeaderAndIsrRequest_LeaderAndIsrPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -920,11 +1104,13 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -935,7 +1121,10 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -948,7 +1137,10 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -961,13 +1153,16 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.is_new, = _U_o(buf, pos)
+                    o2.is_new, n = _U_oB(buf, pos)
                     pos += 1
                     o2.topic_name = ''
                     o2.leader_recovery_state = 0
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -997,9 +1192,8 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(LeaderAndIsrRequest_LeaderAndIsrLiveLeader)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1011,11 +1205,14 @@ def _d_LeaderAndIsrRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1043,13 +1240,10 @@ def _e_LeaderAndIsrRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1059,40 +1253,52 @@ def _e_LeaderAndIsrRequest_v4(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_o(o2.is_new)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b.append(1 if o2.is_new else 0)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ox(o2.is_new)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1107,19 +1313,16 @@ def _e_LeaderAndIsrRequest_v4(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1131,9 +1334,8 @@ def _e_LeaderAndIsrRequest_v4(o0, b, out):
 def _d_LeaderAndIsrRequest_v5(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.type = _U_iiqb(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.type, n = _U_iiqbB(buf, pos)
     pos += 17
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1160,15 +1362,14 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1183,9 +1384,8 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(LeaderAndIsrRequest_LeaderAndIsrPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1196,11 +1396,13 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1211,7 +1413,10 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1224,7 +1429,10 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1237,13 +1445,16 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.is_new, = _U_o(buf, pos)
+                    o2.is_new, n = _U_oB(buf, pos)
                     pos += 1
                     o2.topic_name = ''
                     o2.leader_recovery_state = 0
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1272,9 +1483,8 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(LeaderAndIsrRequest_LeaderAndIsrLiveLeader)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1286,11 +1496,14 @@ def _d_LeaderAndIsrRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1317,14 +1530,14 @@ def _e_LeaderAndIsrRequest_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1334,40 +1547,52 @@ def _e_LeaderAndIsrRequest_v5(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_o(o2.is_new)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b.append(1 if o2.is_new else 0)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ox(o2.is_new)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1382,19 +1607,16 @@ def _e_LeaderAndIsrRequest_v5(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1406,9 +1628,8 @@ def _e_LeaderAndIsrRequest_v5(o0, b, out):
 def _d_LeaderAndIsrRequest_v6(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.type = _U_iiqb(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.type, n = _U_iiqbB(buf, pos)
     pos += 17
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1435,15 +1656,14 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1458,9 +1678,8 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(LeaderAndIsrRequest_LeaderAndIsrPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1471,11 +1690,13 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1486,7 +1707,10 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1499,7 +1723,10 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1512,12 +1739,15 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.is_new, o2.leader_recovery_state = _U_ob(buf, pos)
+                    o2.is_new, o2.leader_recovery_state, n = _U_obB(buf, pos)
                     pos += 2
                     o2.topic_name = ''
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1546,9 +1776,8 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(LeaderAndIsrRequest_LeaderAndIsrLiveLeader)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1560,11 +1789,14 @@ def _d_LeaderAndIsrRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1591,14 +1823,14 @@ def _e_LeaderAndIsrRequest_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1608,40 +1840,52 @@ def _e_LeaderAndIsrRequest_v6(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_ob(o2.is_new, o2.leader_recovery_state)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ob(o2.is_new, o2.leader_recovery_state)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_obx(o2.is_new, o2.leader_recovery_state)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1656,19 +1900,16 @@ def _e_LeaderAndIsrRequest_v6(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1680,9 +1921,8 @@ def _e_LeaderAndIsrRequest_v6(o0, b, out):
 def _d_LeaderAndIsrRequest_v7(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrRequest)
-    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch, o0.type = _U_ioiqb(buf, pos)
+    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch, o0.type, n = _U_ioiqbB(buf, pos)
     pos += 18
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1709,15 +1949,14 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1732,9 +1971,8 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(LeaderAndIsrRequest_LeaderAndIsrPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1745,11 +1983,13 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.partition_epoch, = _U_i(buf, pos)
+                    o2.partition_epoch, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1760,7 +2000,10 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1773,7 +2016,10 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1786,12 +2032,15 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.is_new, o2.leader_recovery_state = _U_ob(buf, pos)
+                    o2.is_new, o2.leader_recovery_state, n = _U_obB(buf, pos)
                     pos += 2
                     o2.topic_name = ''
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1820,9 +2069,8 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(LeaderAndIsrRequest_LeaderAndIsrLiveLeader)
-            o1.broker_id, = _U_i(buf, pos)
+            o1.broker_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1834,11 +2082,14 @@ def _d_LeaderAndIsrRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string HostName')
-                o1.host_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1864,14 +2115,14 @@ def _e_LeaderAndIsrRequest_v7(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1881,40 +2132,52 @@ def _e_LeaderAndIsrRequest_v7(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.partition_epoch)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
-            b += _P_ob(o2.is_new, o2.leader_recovery_state)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ob(o2.is_new, o2.leader_recovery_state)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_obx(o2.is_new, o2.leader_recovery_state)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1929,19 +2192,16 @@ def _e_LeaderAndIsrRequest_v7(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.broker_id)
         v1 = o1.host_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_i(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.port)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1974,7 +2234,10 @@ def _d_LeaderAndIsrResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.error_code = _U_ih(buf, pos)
             pos += 6
@@ -1992,9 +2255,10 @@ def _e_LeaderAndIsrResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ih(o1.partition_index, o1.error_code)
     return b
 
@@ -2002,9 +2266,8 @@ def _e_LeaderAndIsrResponse_v0(o0, b, out):
 def _d_LeaderAndIsrResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2031,11 +2294,14 @@ def _d_LeaderAndIsrResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.partition_index, o1.error_code = _U_ih(buf, pos)
+            o1.partition_index, o1.error_code, n = _U_ihB(buf, pos)
             pos += 6
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -2061,19 +2327,16 @@ def _e_LeaderAndIsrResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_ih(o1.partition_index, o1.error_code)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_ih(o1.partition_index, o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ihx(o1.partition_index, o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -2085,9 +2348,8 @@ def _e_LeaderAndIsrResponse_v4(o0, b, out):
 def _d_LeaderAndIsrResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(LeaderAndIsrResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2102,13 +2364,9 @@ def _d_LeaderAndIsrResponse_v5(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(LeaderAndIsrResponse_LeaderAndIsrTopicError)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2123,10 +2381,10 @@ def _d_LeaderAndIsrResponse_v5(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(LeaderAndIsrResponse_LeaderAndIsrPartitionError)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
                     o2.topic_name = ''
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -2158,7 +2416,10 @@ def _e_LeaderAndIsrResponse_v5(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_errors
         k = len(v1) + 1
         if k < 128:
@@ -2166,12 +2427,12 @@ def _e_LeaderAndIsrResponse_v5(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

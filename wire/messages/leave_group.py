@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -157,12 +165,21 @@ class LeaveGroupResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_LeaveGroupRequest_v0(buf, pos):
@@ -176,7 +193,10 @@ def _d_LeaveGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -186,7 +206,10 @@ def _d_LeaveGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.members = []
     o0.unknown_tagged_fields = None
@@ -195,13 +218,15 @@ def _d_LeaveGroupRequest_v0(buf, pos):
 
 def _e_LeaveGroupRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -216,7 +241,10 @@ def _d_LeaveGroupRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -237,7 +265,10 @@ def _d_LeaveGroupRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -247,7 +278,10 @@ def _d_LeaveGroupRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             o1.reason = None
             o1.unknown_tagged_fields = None
@@ -260,23 +294,26 @@ def _d_LeaveGroupRequest_v3(buf, pos):
 
 def _e_LeaveGroupRequest_v3(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.members
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -295,7 +332,10 @@ def _d_LeaveGroupRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -324,7 +364,10 @@ def _d_LeaveGroupRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -338,7 +381,10 @@ def _d_LeaveGroupRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             o1.reason = None
             if buf[pos] == 0:
@@ -359,13 +405,10 @@ def _d_LeaveGroupRequest_v4(buf, pos):
 
 def _e_LeaveGroupRequest_v4(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.members
     k = len(v0) + 1
     if k < 128:
@@ -374,24 +417,18 @@ def _e_LeaveGroupRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -420,7 +457,10 @@ def _d_LeaveGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -449,7 +489,10 @@ def _d_LeaveGroupRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -463,7 +506,10 @@ def _d_LeaveGroupRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -477,7 +523,10 @@ def _d_LeaveGroupRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Reason')
-                o1.reason = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.reason = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.reason = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -497,13 +546,10 @@ def _d_LeaveGroupRequest_v5(buf, pos):
 
 def _e_LeaveGroupRequest_v5(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.members
     k = len(v0) + 1
     if k < 128:
@@ -512,35 +558,26 @@ def _e_LeaveGroupRequest_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.reason
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -609,7 +646,10 @@ def _d_LeaveGroupResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -619,7 +659,10 @@ def _d_LeaveGroupResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
             o1.error_code, = _U_h(buf, pos)
             pos += 2
@@ -636,16 +679,18 @@ def _e_LeaveGroupResponse_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
         b += _P_h(o1.error_code)
     return b
 
@@ -653,9 +698,8 @@ def _e_LeaveGroupResponse_v3(o0, b, out):
 def _d_LeaveGroupResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(LeaveGroupResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -682,7 +726,10 @@ def _d_LeaveGroupResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -696,11 +743,14 @@ def _d_LeaveGroupResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupInstanceId')
-                o1.group_instance_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_instance_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_instance_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -725,30 +775,24 @@ def _e_LeaveGroupResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_instance_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += _P_h(o1.error_code)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_h(o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hx(o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

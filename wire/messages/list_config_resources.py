@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_b as _A_b
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_b as _A_b, PA_b as _PA_b, UA_b as _UA_b
 
 class ListConfigResourcesRequest(_Message):
     """Kafka request ListConfigResourcesRequest, versions 0-1."""
@@ -121,9 +130,18 @@ class ListConfigResourcesResponse(_Message):
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
+_S_bB = _St('>bB')
+_P_bB = _S_bB.pack
+_U_bB = _S_bB.unpack_from
+_S_bx = _St('>bx')
+_P_bx = _S_bx.pack
+_U_bx = _S_bx.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_ListConfigResourcesRequest_v0(buf, pos):
@@ -161,7 +179,10 @@ def _d_ListConfigResourcesRequest_v1(buf, pos):
     else:
         if n > end - pos:
             raise _short('array ResourceTypes')
-        o0.resource_types = list(_A_b[n].unpack_from(buf, pos))
+        if n < _ARRAY_FAST:
+            o0.resource_types = list(_UA_b[n](buf, pos))
+        else:
+            o0.resource_types = list(_A_b[n].unpack_from(buf, pos))
         pos += 1 * n
     if buf[pos] == 0:
         pos += 1
@@ -173,12 +194,15 @@ def _d_ListConfigResourcesRequest_v1(buf, pos):
 
 def _e_ListConfigResourcesRequest_v1(o0, b, out):
     v0 = o0.resource_types
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
+    n = len(v0)
+    if n == 0:
+        b += b'\x01'
+    elif n < _ARRAY_FAST:
+        b.append(n + 1)
+        b += _PA_b[n](*v0)
     else:
-        b += _uvarint(k)
-    b += _A_b[len(v0)].pack(*v0)
+        b += _uvarint(n + 1)
+        b += _A_b[n].pack(*v0)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -190,9 +214,8 @@ def _e_ListConfigResourcesRequest_v1(o0, b, out):
 def _d_ListConfigResourcesResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ListConfigResourcesResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -219,7 +242,10 @@ def _d_ListConfigResourcesResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.resource_type = 16
             if buf[pos] == 0:
@@ -247,13 +273,10 @@ def _e_ListConfigResourcesResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -270,9 +293,8 @@ def _e_ListConfigResourcesResponse_v0(o0, b, out):
 def _d_ListConfigResourcesResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(ListConfigResourcesResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -299,11 +321,14 @@ def _d_ListConfigResourcesResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ResourceName')
-                o1.resource_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.resource_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.resource_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.resource_type, = _U_b(buf, pos)
+            o1.resource_type, n = _U_bB(buf, pos)
             pos += 1
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -328,19 +353,16 @@ def _e_ListConfigResourcesResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.resource_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_b(o1.resource_type)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_b(o1.resource_type)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_bx(o1.resource_type)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -134,6 +142,9 @@ _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_ListGroupsRequest_v0(buf, pos):
@@ -200,7 +211,10 @@ def _d_ListGroupsRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string StatesFilter')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.states_filter = l0
@@ -222,13 +236,10 @@ def _e_ListGroupsRequest_v4(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -266,7 +277,10 @@ def _d_ListGroupsRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string StatesFilter')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.states_filter = l0
@@ -296,7 +310,10 @@ def _d_ListGroupsRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TypesFilter')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.types_filter = l0
@@ -317,13 +334,10 @@ def _e_ListGroupsRequest_v5(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.types_filter
     k = len(v0) + 1
     if k < 128:
@@ -332,13 +346,10 @@ def _e_ListGroupsRequest_v5(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -371,7 +382,10 @@ def _d_ListGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -381,7 +395,10 @@ def _d_ListGroupsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             o1.group_state = ''
             o1.group_type = ''
@@ -399,13 +416,15 @@ def _e_ListGroupsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
@@ -433,7 +452,10 @@ def _d_ListGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_h(buf, pos)
             pos += 2
@@ -443,7 +465,10 @@ def _d_ListGroupsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             o1.group_state = ''
             o1.group_type = ''
@@ -460,22 +485,23 @@ def _e_ListGroupsResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
 def _d_ListGroupsResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(ListGroupsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -502,7 +528,10 @@ def _d_ListGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -516,7 +545,10 @@ def _d_ListGroupsResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             o1.group_state = ''
             o1.group_type = ''
@@ -545,21 +577,15 @@ def _e_ListGroupsResponse_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -576,9 +602,8 @@ def _e_ListGroupsResponse_v3(o0, b, out):
 def _d_ListGroupsResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(ListGroupsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -605,7 +630,10 @@ def _d_ListGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -619,7 +647,10 @@ def _d_ListGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -633,7 +664,10 @@ def _d_ListGroupsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             o1.group_type = ''
             if buf[pos] == 0:
@@ -661,29 +695,20 @@ def _e_ListGroupsResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -700,9 +725,8 @@ def _e_ListGroupsResponse_v4(o0, b, out):
 def _d_ListGroupsResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(ListGroupsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -729,7 +753,10 @@ def _d_ListGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -743,7 +770,10 @@ def _d_ListGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ProtocolType')
-                o1.protocol_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.protocol_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.protocol_type = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -757,7 +787,10 @@ def _d_ListGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -771,7 +804,10 @@ def _d_ListGroupsResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupType')
-                o1.group_type = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_type = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_type = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -798,37 +834,25 @@ def _e_ListGroupsResponse_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.protocol_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_type
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_q as _A_q
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_q as _A_q, PA_q as _PA_q, UA_q as _UA_q
 
 class ListOffsetsRequest_ListOffsetsTopic(_Struct):
     """Struct ListOffsetsTopic of ListOffsetsRequest."""
@@ -226,9 +235,15 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ib = _St('>ib')
 _P_ib = _S_ib.pack
 _U_ib = _S_ib.unpack_from
+_S_ibB = _St('>ibB')
+_P_ibB = _S_ibB.pack
+_U_ibB = _S_ibB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
@@ -238,15 +253,30 @@ _U_ihqq = _S_ihqq.unpack_from
 _S_ihqqi = _St('>ihqqi')
 _P_ihqqi = _S_ihqqi.pack
 _U_ihqqi = _S_ihqqi.unpack_from
+_S_ihqqiB = _St('>ihqqiB')
+_P_ihqqiB = _S_ihqqiB.pack
+_U_ihqqiB = _S_ihqqiB.unpack_from
+_S_ihqqix = _St('>ihqqix')
+_P_ihqqix = _S_ihqqix.pack
+_U_ihqqix = _S_ihqqix.unpack_from
 _S_iiq = _St('>iiq')
 _P_iiq = _S_iiq.pack
 _U_iiq = _S_iiq.unpack_from
+_S_iiqB = _St('>iiqB')
+_P_iiqB = _S_iiqB.pack
+_U_iiqB = _S_iiqB.unpack_from
+_S_iiqx = _St('>iiqx')
+_P_iiqx = _S_iiqx.pack
+_U_iiqx = _S_iiqx.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
 _S_iqi = _St('>iqi')
 _P_iqi = _S_iqi.pack
 _U_iqi = _S_iqi.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_ListOffsetsRequest_v0(buf, pos):
@@ -273,7 +303,10 @@ def _d_ListOffsetsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -307,9 +340,10 @@ def _e_ListOffsetsRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -341,7 +375,10 @@ def _d_ListOffsetsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -376,9 +413,10 @@ def _e_ListOffsetsRequest_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -410,7 +448,10 @@ def _d_ListOffsetsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -444,9 +485,10 @@ def _e_ListOffsetsRequest_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -478,7 +520,10 @@ def _d_ListOffsetsRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -511,9 +556,10 @@ def _e_ListOffsetsRequest_v4(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -524,9 +570,8 @@ def _e_ListOffsetsRequest_v4(o0, b, out):
 def _d_ListOffsetsRequest_v6(buf, pos):
     end = len(buf)
     o0 = _new(ListOffsetsRequest)
-    o0.replica_id, o0.isolation_level = _U_ib(buf, pos)
+    o0.replica_id, o0.isolation_level, n = _U_ibB(buf, pos)
     pos += 5
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -553,7 +598,10 @@ def _d_ListOffsetsRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -570,10 +618,10 @@ def _d_ListOffsetsRequest_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ListOffsetsRequest_ListOffsetsPartition)
-                    o2.partition_index, o2.current_leader_epoch, o2.timestamp = _U_iiq(buf, pos)
+                    o2.partition_index, o2.current_leader_epoch, o2.timestamp, n = _U_iiqB(buf, pos)
                     pos += 16
                     o2.max_num_offsets = 1
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -606,13 +654,10 @@ def _e_ListOffsetsRequest_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -620,12 +665,12 @@ def _e_ListOffsetsRequest_v6(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiq(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiq(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiqx(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -642,9 +687,8 @@ def _e_ListOffsetsRequest_v6(o0, b, out):
 def _d_ListOffsetsRequest_v10(buf, pos):
     end = len(buf)
     o0 = _new(ListOffsetsRequest)
-    o0.replica_id, o0.isolation_level = _U_ib(buf, pos)
+    o0.replica_id, o0.isolation_level, n = _U_ibB(buf, pos)
     pos += 5
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -671,7 +715,10 @@ def _d_ListOffsetsRequest_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -688,10 +735,10 @@ def _d_ListOffsetsRequest_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ListOffsetsRequest_ListOffsetsPartition)
-                    o2.partition_index, o2.current_leader_epoch, o2.timestamp = _U_iiq(buf, pos)
+                    o2.partition_index, o2.current_leader_epoch, o2.timestamp, n = _U_iiqB(buf, pos)
                     pos += 16
                     o2.max_num_offsets = 1
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -705,9 +752,9 @@ def _d_ListOffsetsRequest_v10(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -725,13 +772,10 @@ def _e_ListOffsetsRequest_v10(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -739,23 +783,23 @@ def _e_ListOffsetsRequest_v10(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiq(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiq(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiqx(o2.partition_index, o2.current_leader_epoch, o2.timestamp)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.timeout_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.timeout_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.timeout_ms)
     return b
 
 
@@ -781,7 +825,10 @@ def _d_ListOffsetsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -803,7 +850,10 @@ def _d_ListOffsetsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OldStyleOffsets')
-                        o2.old_style_offsets = list(_A_q[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.old_style_offsets = list(_UA_q[n](buf, pos))
+                        else:
+                            o2.old_style_offsets = list(_A_q[n].unpack_from(buf, pos))
                         pos += 8 * n
                     o2.timestamp = -1
                     o2.offset = -1
@@ -824,16 +874,24 @@ def _e_ListOffsetsResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_ih(o2.partition_index, o2.error_code)
             v2 = o2.old_style_offsets
-            b += _P_i(len(v2))
-            b += _A_q[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_q[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_q[n].pack(*v2)
     return b
 
 
@@ -859,7 +917,10 @@ def _d_ListOffsetsResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -892,9 +953,10 @@ def _e_ListOffsetsResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -926,7 +988,10 @@ def _d_ListOffsetsResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -959,9 +1024,10 @@ def _e_ListOffsetsResponse_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -993,7 +1059,10 @@ def _d_ListOffsetsResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1025,9 +1094,10 @@ def _e_ListOffsetsResponse_v4(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1038,9 +1108,8 @@ def _e_ListOffsetsResponse_v4(o0, b, out):
 def _d_ListOffsetsResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(ListOffsetsResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1067,7 +1136,10 @@ def _d_ListOffsetsResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1084,10 +1156,10 @@ def _d_ListOffsetsResponse_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ListOffsetsResponse_ListOffsetsPartitionResponse)
-                    o2.partition_index, o2.error_code, o2.timestamp, o2.offset, o2.leader_epoch = _U_ihqqi(buf, pos)
+                    o2.partition_index, o2.error_code, o2.timestamp, o2.offset, o2.leader_epoch, n = _U_ihqqiB(buf, pos)
                     pos += 26
                     o2.old_style_offsets = []
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1119,13 +1191,10 @@ def _e_ListOffsetsResponse_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1133,12 +1202,12 @@ def _e_ListOffsetsResponse_v6(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ihqqi(o2.partition_index, o2.error_code, o2.timestamp, o2.offset, o2.leader_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ihqqi(o2.partition_index, o2.error_code, o2.timestamp, o2.offset, o2.leader_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihqqix(o2.partition_index, o2.error_code, o2.timestamp, o2.offset, o2.leader_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

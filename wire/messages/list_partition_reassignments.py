@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics(_Struct):
     """Struct ListPartitionReassignmentsTopics of ListPartitionReassignmentsRequest."""
@@ -185,17 +194,22 @@ class ListPartitionReassignmentsResponse(_Message):
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_ListPartitionReassignmentsRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(ListPartitionReassignmentsRequest)
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -222,7 +236,10 @@ def _d_ListPartitionReassignmentsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -235,7 +252,10 @@ def _d_ListPartitionReassignmentsRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -265,20 +285,20 @@ def _e_ListPartitionReassignmentsRequest_v0(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partition_indexes
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -295,9 +315,8 @@ def _e_ListPartitionReassignmentsRequest_v0(o0, b, out):
 def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ListPartitionReassignmentsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -309,7 +328,10 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -338,7 +360,10 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -355,9 +380,8 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ListPartitionReassignmentsResponse_OngoingPartitionReassignment)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -368,7 +392,10 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -381,7 +408,10 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array AddingReplicas')
-                        o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.adding_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.adding_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -394,7 +424,10 @@ def _d_ListPartitionReassignmentsResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array RemovingReplicas')
-                        o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.removing_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.removing_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -424,13 +457,10 @@ def _e_ListPartitionReassignmentsResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -439,13 +469,10 @@ def _e_ListPartitionReassignmentsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -455,26 +482,35 @@ def _e_ListPartitionReassignmentsResponse_v0(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.partition_index)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.adding_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.removing_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

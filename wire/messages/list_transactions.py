@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_q as _A_q
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_q as _A_q, PA_q as _PA_q, UA_q as _UA_q
 
 class ListTransactionsRequest(_Message):
     """Kafka request ListTransactionsRequest, versions 0-2."""
@@ -136,9 +145,18 @@ class ListTransactionsResponse(_Message):
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_ListTransactionsRequest_v0(buf, pos):
@@ -170,7 +188,10 @@ def _d_ListTransactionsRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string StateFilters')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.state_filters = l0
@@ -185,7 +206,10 @@ def _d_ListTransactionsRequest_v0(buf, pos):
     else:
         if n > end - pos:
             raise _short('array ProducerIdFilters')
-        o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
+        if n < _ARRAY_FAST:
+            o0.producer_id_filters = list(_UA_q[n](buf, pos))
+        else:
+            o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
         pos += 8 * n
     o0.duration_filter = -1
     o0.transactional_id_pattern = None
@@ -206,20 +230,20 @@ def _e_ListTransactionsRequest_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.producer_id_filters
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
+    n = len(v0)
+    if n == 0:
+        b += b'\x01'
+    elif n < _ARRAY_FAST:
+        b.append(n + 1)
+        b += _PA_q[n](*v0)
     else:
-        b += _uvarint(k)
-    b += _A_q[len(v0)].pack(*v0)
+        b += _uvarint(n + 1)
+        b += _A_q[n].pack(*v0)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -257,7 +281,10 @@ def _d_ListTransactionsRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string StateFilters')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.state_filters = l0
@@ -272,12 +299,15 @@ def _d_ListTransactionsRequest_v1(buf, pos):
     else:
         if n > end - pos:
             raise _short('array ProducerIdFilters')
-        o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
+        if n < _ARRAY_FAST:
+            o0.producer_id_filters = list(_UA_q[n](buf, pos))
+        else:
+            o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
         pos += 8 * n
-    o0.duration_filter, = _U_q(buf, pos)
+    o0.duration_filter, n = _U_qB(buf, pos)
     pos += 8
     o0.transactional_id_pattern = None
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -294,26 +324,26 @@ def _e_ListTransactionsRequest_v1(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.producer_id_filters
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
+    n = len(v0)
+    if n == 0:
+        b += b'\x01'
+    elif n < _ARRAY_FAST:
+        b.append(n + 1)
+        b += _PA_q[n](*v0)
     else:
-        b += _uvarint(k)
-    b += _A_q[len(v0)].pack(*v0)
-    b += _P_q(o0.duration_filter)
+        b += _uvarint(n + 1)
+        b += _A_q[n].pack(*v0)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.duration_filter)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.duration_filter)
     return b
 
 
@@ -346,7 +376,10 @@ def _d_ListTransactionsRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string StateFilters')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.state_filters = l0
@@ -361,11 +394,13 @@ def _d_ListTransactionsRequest_v2(buf, pos):
     else:
         if n > end - pos:
             raise _short('array ProducerIdFilters')
-        o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
+        if n < _ARRAY_FAST:
+            o0.producer_id_filters = list(_UA_q[n](buf, pos))
+        else:
+            o0.producer_id_filters = list(_A_q[n].unpack_from(buf, pos))
         pos += 8 * n
-    o0.duration_filter, = _U_q(buf, pos)
+    o0.duration_filter, n = _U_qB(buf, pos)
     pos += 8
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -377,7 +412,10 @@ def _d_ListTransactionsRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalIdPattern')
-        o0.transactional_id_pattern = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id_pattern = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id_pattern = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -396,32 +434,29 @@ def _e_ListTransactionsRequest_v2(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.producer_id_filters
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
+    n = len(v0)
+    if n == 0:
+        b += b'\x01'
+    elif n < _ARRAY_FAST:
+        b.append(n + 1)
+        b += _PA_q[n](*v0)
     else:
-        b += _uvarint(k)
-    b += _A_q[len(v0)].pack(*v0)
+        b += _uvarint(n + 1)
+        b += _A_q[n].pack(*v0)
     b += _P_q(o0.duration_filter)
     v0 = o0.transactional_id_pattern
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -433,9 +468,8 @@ def _e_ListTransactionsRequest_v2(o0, b, out):
 def _d_ListTransactionsResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ListTransactionsResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -461,7 +495,10 @@ def _d_ListTransactionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string UnknownStateFilters')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.unknown_state_filters = l0
@@ -492,11 +529,13 @@ def _d_ListTransactionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionalId')
-                o1.transactional_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transactional_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transactional_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.producer_id, = _U_q(buf, pos)
+            o1.producer_id, n = _U_qB(buf, pos)
             pos += 8
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -508,7 +547,10 @@ def _d_ListTransactionsResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TransactionState')
-                o1.transaction_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.transaction_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.transaction_state = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -535,13 +577,10 @@ def _e_ListTransactionsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     v0 = o0.transaction_states
     k = len(v0) + 1
     if k < 128:
@@ -550,22 +589,16 @@ def _e_ListTransactionsResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.transactional_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_q(o1.producer_id)
         v1 = o1.transaction_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class MetadataRequest_MetadataRequestTopic(_Struct):
     """Struct MetadataRequestTopic of MetadataRequest."""
@@ -250,27 +259,63 @@ class MetadataResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
+_S_QQoB = _St('>QQ?B')
+_P_QQoB = _S_QQoB.pack
+_U_QQoB = _S_QQoB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_hii = _St('>hii')
 _P_hii = _S_hii.pack
 _U_hii = _S_hii.unpack_from
 _S_hiii = _St('>hiii')
 _P_hiii = _S_hiii.pack
 _U_hiii = _S_hiii.unpack_from
+_S_hiiiB = _St('>hiiiB')
+_P_hiiiB = _S_hiiiB.pack
+_U_hiiiB = _S_hiiiB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_o = _St('>?')
 _P_o = _S_o.pack
 _U_o = _S_o.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
 _S_oo = _St('>??')
 _P_oo = _S_oo.pack
 _U_oo = _S_oo.unpack_from
+_S_ooB = _St('>??B')
+_P_ooB = _S_ooB.pack
+_U_ooB = _S_ooB.unpack_from
 _S_ooo = _St('>???')
 _P_ooo = _S_ooo.pack
 _U_ooo = _S_ooo.unpack_from
+_S_oooB = _St('>???B')
+_P_oooB = _S_oooB.pack
+_U_oooB = _S_oooB.unpack_from
+_S_ooox = _St('>???x')
+_P_ooox = _S_ooox.pack
+_U_ooox = _S_ooox.unpack_from
+_S_oox = _St('>??x')
+_P_oox = _S_oox.pack
+_U_oox = _S_oox.unpack_from
 
 
 def _d_MetadataRequest_v0(buf, pos):
@@ -295,7 +340,10 @@ def _d_MetadataRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -313,9 +361,10 @@ def _e_MetadataRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 
@@ -341,7 +390,10 @@ def _d_MetadataRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -362,9 +414,10 @@ def _e_MetadataRequest_v1(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -390,7 +443,10 @@ def _d_MetadataRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -412,10 +468,11 @@ def _e_MetadataRequest_v4(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
-    b += _P_o(o0.allow_auto_topic_creation)
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
+    b.append(1 if o0.allow_auto_topic_creation else 0)
     return b
 
 
@@ -441,7 +498,10 @@ def _d_MetadataRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             o1.unknown_tagged_fields = None
@@ -461,9 +521,10 @@ def _e_MetadataRequest_v8(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     b += _P_ooo(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
     return b
 
@@ -498,7 +559,10 @@ def _d_MetadataRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.topic_id = _ZERO_UUID
             if buf[pos] == 0:
@@ -508,9 +572,9 @@ def _d_MetadataRequest_v9(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations = _U_ooo(buf, pos)
+    o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations, n = _U_oooB(buf, pos)
     pos += 3
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -530,24 +594,21 @@ def _e_MetadataRequest_v9(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_ooo(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ooo(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ooox(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
     return b
 
 
@@ -569,13 +630,9 @@ def _d_MetadataRequest_v10(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataRequest_MetadataRequestTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -587,7 +644,10 @@ def _d_MetadataRequest_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -596,9 +656,9 @@ def _d_MetadataRequest_v10(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations = _U_ooo(buf, pos)
+    o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations, n = _U_oooB(buf, pos)
     pos += 3
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -617,29 +677,29 @@ def _e_MetadataRequest_v10(o0, b, out):
         else:
             b += _uvarint(k)
         for o1 in v0:
-            b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o1.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o1.topic_id)
+            b += c
             v1 = o1.name
             if v1 is None:
                 b.append(0)
             else:
-                v1 = v1.encode()
-                k = len(v1) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v1
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                b += c
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_ooo(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ooo(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ooox(o0.allow_auto_topic_creation, o0.include_cluster_authorized_operations, o0.include_topic_authorized_operations)
     return b
 
 
@@ -661,13 +721,9 @@ def _d_MetadataRequest_v11(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataRequest_MetadataRequestTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -679,7 +735,10 @@ def _d_MetadataRequest_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -688,10 +747,10 @@ def _d_MetadataRequest_v11(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.allow_auto_topic_creation, o0.include_topic_authorized_operations = _U_oo(buf, pos)
+    o0.allow_auto_topic_creation, o0.include_topic_authorized_operations, n = _U_ooB(buf, pos)
     pos += 2
     o0.include_cluster_authorized_operations = False
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -710,29 +769,29 @@ def _e_MetadataRequest_v11(o0, b, out):
         else:
             b += _uvarint(k)
         for o1 in v0:
-            b += o1.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o1.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o1.topic_id)
+            b += c
             v1 = o1.name
             if v1 is None:
                 b.append(0)
             else:
-                v1 = v1.encode()
-                k = len(v1) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v1
+                c = _CSTR.get(v1)
+                if c is None:
+                    c = _compact_string(v1)
+                b += c
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_oo(o0.allow_auto_topic_creation, o0.include_topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_oo(o0.allow_auto_topic_creation, o0.include_topic_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_oox(o0.allow_auto_topic_creation, o0.include_topic_authorized_operations)
     return b
 
 
@@ -760,7 +819,10 @@ def _d_MetadataResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -789,7 +851,10 @@ def _d_MetadataResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -811,7 +876,10 @@ def _d_MetadataResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -820,7 +888,10 @@ def _d_MetadataResponse_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.leader_epoch = -1
                     o2.offline_replicas = []
@@ -848,28 +919,44 @@ def _e_MetadataResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hii(o2.error_code, o2.partition_index, o2.leader_id)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -897,7 +984,10 @@ def _d_MetadataResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -909,7 +999,10 @@ def _d_MetadataResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -937,7 +1030,10 @@ def _d_MetadataResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -961,7 +1057,10 @@ def _d_MetadataResponse_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -970,7 +1069,10 @@ def _d_MetadataResponse_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.leader_epoch = -1
                     o2.offline_replicas = []
@@ -996,37 +1098,54 @@ def _e_MetadataResponse_v1(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hii(o2.error_code, o2.partition_index, o2.leader_id)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -1054,7 +1173,10 @@ def _d_MetadataResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -1066,7 +1188,10 @@ def _d_MetadataResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -1079,7 +1204,10 @@ def _d_MetadataResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.controller_id, = _U_i(buf, pos)
     pos += 4
@@ -1104,7 +1232,10 @@ def _d_MetadataResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -1128,7 +1259,10 @@ def _d_MetadataResponse_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1137,7 +1271,10 @@ def _d_MetadataResponse_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.leader_epoch = -1
                     o2.offline_replicas = []
@@ -1162,44 +1299,62 @@ def _e_MetadataResponse_v2(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     v0 = o0.cluster_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hii(o2.error_code, o2.partition_index, o2.leader_id)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -1229,7 +1384,10 @@ def _d_MetadataResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -1241,7 +1399,10 @@ def _d_MetadataResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -1254,7 +1415,10 @@ def _d_MetadataResponse_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.controller_id, = _U_i(buf, pos)
     pos += 4
@@ -1279,7 +1443,10 @@ def _d_MetadataResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -1303,7 +1470,10 @@ def _d_MetadataResponse_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1312,7 +1482,10 @@ def _d_MetadataResponse_v3(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.leader_epoch = -1
                     o2.offline_replicas = []
@@ -1337,44 +1510,62 @@ def _e_MetadataResponse_v3(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     v0 = o0.cluster_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hii(o2.error_code, o2.partition_index, o2.leader_id)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -1404,7 +1595,10 @@ def _d_MetadataResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -1416,7 +1610,10 @@ def _d_MetadataResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -1429,7 +1626,10 @@ def _d_MetadataResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.controller_id, = _U_i(buf, pos)
     pos += 4
@@ -1454,7 +1654,10 @@ def _d_MetadataResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -1478,7 +1681,10 @@ def _d_MetadataResponse_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1487,7 +1693,10 @@ def _d_MetadataResponse_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1496,7 +1705,10 @@ def _d_MetadataResponse_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.leader_epoch = -1
                     o2.unknown_tagged_fields = None
@@ -1520,47 +1732,72 @@ def _e_MetadataResponse_v5(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     v0 = o0.cluster_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hii(o2.error_code, o2.partition_index, o2.leader_id)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -1590,7 +1827,10 @@ def _d_MetadataResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -1602,7 +1842,10 @@ def _d_MetadataResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -1615,7 +1858,10 @@ def _d_MetadataResponse_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.controller_id, = _U_i(buf, pos)
     pos += 4
@@ -1640,7 +1886,10 @@ def _d_MetadataResponse_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -1664,7 +1913,10 @@ def _d_MetadataResponse_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1673,7 +1925,10 @@ def _d_MetadataResponse_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1682,7 +1937,10 @@ def _d_MetadataResponse_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -1705,47 +1963,72 @@ def _e_MetadataResponse_v7(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     v0 = o0.cluster_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     return b
 
 
@@ -1775,7 +2058,10 @@ def _d_MetadataResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.port, = _U_i(buf, pos)
             pos += 4
@@ -1787,7 +2073,10 @@ def _d_MetadataResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -1800,7 +2089,10 @@ def _d_MetadataResponse_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.controller_id, = _U_i(buf, pos)
     pos += 4
@@ -1825,7 +2117,10 @@ def _d_MetadataResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.is_internal, = _U_o(buf, pos)
             pos += 1
@@ -1849,7 +2144,10 @@ def _d_MetadataResponse_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1858,7 +2156,10 @@ def _d_MetadataResponse_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1867,7 +2168,10 @@ def _d_MetadataResponse_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -1892,47 +2196,72 @@ def _e_MetadataResponse_v8(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     v0 = o0.cluster_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
         b += _P_i(o1.topic_authorized_operations)
     b += _P_i(o0.cluster_authorized_operations)
     return b
@@ -1941,9 +2270,8 @@ def _e_MetadataResponse_v8(o0, b, out):
 def _d_MetadataResponse_v9(buf, pos):
     end = len(buf)
     o0 = _new(MetadataResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1958,9 +2286,8 @@ def _d_MetadataResponse_v9(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseBroker)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1972,11 +2299,13 @@ def _d_MetadataResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1988,7 +2317,10 @@ def _d_MetadataResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -2009,11 +2341,13 @@ def _d_MetadataResponse_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2028,9 +2362,8 @@ def _d_MetadataResponse_v9(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2042,11 +2375,13 @@ def _d_MetadataResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.is_internal, = _U_o(buf, pos)
+            o1.is_internal, n = _U_oB(buf, pos)
             pos += 1
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2061,9 +2396,8 @@ def _d_MetadataResponse_v9(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(MetadataResponse_MetadataResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2074,7 +2408,10 @@ def _d_MetadataResponse_v9(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2087,7 +2424,10 @@ def _d_MetadataResponse_v9(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2100,7 +2440,10 @@ def _d_MetadataResponse_v9(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -2109,20 +2452,20 @@ def _d_MetadataResponse_v9(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
             o1.topic_id = _ZERO_UUID
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.cluster_authorized_operations, = _U_i(buf, pos)
+    o0.cluster_authorized_operations, n = _U_iB(buf, pos)
     pos += 4
     o0.error_code = 0
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -2141,25 +2484,19 @@ def _e_MetadataResponse_v9(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2169,13 +2506,10 @@ def _e_MetadataResponse_v9(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -2186,14 +2520,11 @@ def _e_MetadataResponse_v9(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_o(o1.is_internal)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -2203,52 +2534,60 @@ def _e_MetadataResponse_v9(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_i(o0.cluster_authorized_operations)
+            b += _P_ix(o1.topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.cluster_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.cluster_authorized_operations)
     return b
 
 
 def _d_MetadataResponse_v10(buf, pos):
     end = len(buf)
     o0 = _new(MetadataResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2263,9 +2602,8 @@ def _d_MetadataResponse_v10(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseBroker)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2277,11 +2615,13 @@ def _d_MetadataResponse_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2293,7 +2633,10 @@ def _d_MetadataResponse_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -2314,11 +2657,13 @@ def _d_MetadataResponse_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2333,9 +2678,8 @@ def _d_MetadataResponse_v10(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2347,17 +2691,14 @@ def _d_MetadataResponse_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.is_internal, = _U_o(buf, pos)
-            pos += 1
-            n = buf[pos]
+            h1_0, l1_0, o1.is_internal, n = _U_QQoB(buf, pos)
+            pos += 17
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2372,9 +2713,8 @@ def _d_MetadataResponse_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(MetadataResponse_MetadataResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2385,7 +2725,10 @@ def _d_MetadataResponse_v10(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2398,7 +2741,10 @@ def _d_MetadataResponse_v10(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2411,7 +2757,10 @@ def _d_MetadataResponse_v10(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -2420,19 +2769,19 @@ def _d_MetadataResponse_v10(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.cluster_authorized_operations, = _U_i(buf, pos)
+    o0.cluster_authorized_operations, n = _U_iB(buf, pos)
     pos += 4
     o0.error_code = 0
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -2451,25 +2800,19 @@ def _e_MetadataResponse_v10(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2479,13 +2822,10 @@ def _e_MetadataResponse_v10(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -2496,15 +2836,15 @@ def _e_MetadataResponse_v10(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
-        b += _P_o(o1.is_internal)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -2514,52 +2854,60 @@ def _e_MetadataResponse_v10(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_i(o0.cluster_authorized_operations)
+            b += _P_ix(o1.topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.cluster_authorized_operations)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.cluster_authorized_operations)
     return b
 
 
 def _d_MetadataResponse_v11(buf, pos):
     end = len(buf)
     o0 = _new(MetadataResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2574,9 +2922,8 @@ def _d_MetadataResponse_v11(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseBroker)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2588,11 +2935,13 @@ def _d_MetadataResponse_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2604,7 +2953,10 @@ def _d_MetadataResponse_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -2625,11 +2977,13 @@ def _d_MetadataResponse_v11(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2644,9 +2998,8 @@ def _d_MetadataResponse_v11(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2658,17 +3011,14 @@ def _d_MetadataResponse_v11(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.is_internal, = _U_o(buf, pos)
-            pos += 1
-            n = buf[pos]
+            h1_0, l1_0, o1.is_internal, n = _U_QQoB(buf, pos)
+            pos += 17
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2683,9 +3033,8 @@ def _d_MetadataResponse_v11(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(MetadataResponse_MetadataResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2696,7 +3045,10 @@ def _d_MetadataResponse_v11(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2709,7 +3061,10 @@ def _d_MetadataResponse_v11(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2722,7 +3077,10 @@ def _d_MetadataResponse_v11(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -2731,9 +3089,9 @@ def _d_MetadataResponse_v11(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -2761,25 +3119,19 @@ def _e_MetadataResponse_v11(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -2789,13 +3141,10 @@ def _e_MetadataResponse_v11(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -2806,15 +3155,15 @@ def _e_MetadataResponse_v11(o0, b, out):
     for o1 in v0:
         b += _P_h(o1.error_code)
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
-        b += _P_o(o1.is_internal)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -2824,37 +3173,46 @@ def _e_MetadataResponse_v11(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -2866,9 +3224,8 @@ def _e_MetadataResponse_v11(o0, b, out):
 def _d_MetadataResponse_v12(buf, pos):
     end = len(buf)
     o0 = _new(MetadataResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2883,9 +3240,8 @@ def _d_MetadataResponse_v12(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseBroker)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2897,11 +3253,13 @@ def _d_MetadataResponse_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2913,7 +3271,10 @@ def _d_MetadataResponse_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -2934,11 +3295,13 @@ def _d_MetadataResponse_v12(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2953,9 +3316,8 @@ def _d_MetadataResponse_v12(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2967,17 +3329,14 @@ def _d_MetadataResponse_v12(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.is_internal, = _U_o(buf, pos)
-            pos += 1
-            n = buf[pos]
+            h1_0, l1_0, o1.is_internal, n = _U_QQoB(buf, pos)
+            pos += 17
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -2992,9 +3351,8 @@ def _d_MetadataResponse_v12(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(MetadataResponse_MetadataResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3005,7 +3363,10 @@ def _d_MetadataResponse_v12(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -3018,7 +3379,10 @@ def _d_MetadataResponse_v12(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -3031,7 +3395,10 @@ def _d_MetadataResponse_v12(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -3040,9 +3407,9 @@ def _d_MetadataResponse_v12(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -3070,25 +3437,19 @@ def _e_MetadataResponse_v12(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -3098,13 +3459,10 @@ def _e_MetadataResponse_v12(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -3118,15 +3476,15 @@ def _e_MetadataResponse_v12(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
-        b += _P_o(o1.is_internal)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -3136,37 +3494,46 @@ def _e_MetadataResponse_v12(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -3178,9 +3545,8 @@ def _e_MetadataResponse_v12(o0, b, out):
 def _d_MetadataResponse_v13(buf, pos):
     end = len(buf)
     o0 = _new(MetadataResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3195,9 +3561,8 @@ def _d_MetadataResponse_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseBroker)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -3209,11 +3574,13 @@ def _d_MetadataResponse_v13(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -3225,7 +3592,10 @@ def _d_MetadataResponse_v13(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -3246,11 +3616,13 @@ def _d_MetadataResponse_v13(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.controller_id, = _U_i(buf, pos)
+    o0.controller_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -3265,9 +3637,8 @@ def _d_MetadataResponse_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(MetadataResponse_MetadataResponseTopic)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -3279,17 +3650,14 @@ def _d_MetadataResponse_v13(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            o1.is_internal, = _U_o(buf, pos)
-            pos += 1
-            n = buf[pos]
+            h1_0, l1_0, o1.is_internal, n = _U_QQoB(buf, pos)
+            pos += 17
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -3304,9 +3672,8 @@ def _d_MetadataResponse_v13(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(MetadataResponse_MetadataResponsePartition)
-                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch = _U_hiii(buf, pos)
+                    o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch, n = _U_hiiiB(buf, pos)
                     pos += 14
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -3317,7 +3684,10 @@ def _d_MetadataResponse_v13(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array ReplicaNodes')
-                        o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replica_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replica_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -3330,7 +3700,10 @@ def _d_MetadataResponse_v13(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array IsrNodes')
-                        o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr_nodes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr_nodes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -3343,7 +3716,10 @@ def _d_MetadataResponse_v13(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -3352,19 +3728,19 @@ def _d_MetadataResponse_v13(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.partitions = l1
-            o1.topic_authorized_operations, = _U_i(buf, pos)
+            o1.topic_authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
     o0.cluster_authorized_operations = -2147483648
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -3383,25 +3759,19 @@ def _e_MetadataResponse_v13(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -3411,13 +3781,10 @@ def _e_MetadataResponse_v13(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.controller_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -3431,15 +3798,15 @@ def _e_MetadataResponse_v13(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
-        b += _P_o(o1.is_internal)
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
+        b.append(1 if o1.is_internal else 0)
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -3449,43 +3816,52 @@ def _e_MetadataResponse_v13(o0, b, out):
         for o2 in v1:
             b += _P_hiii(o2.error_code, o2.partition_index, o2.leader_id, o2.leader_epoch)
             v2 = o2.replica_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.isr_nodes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.topic_authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.topic_authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_h(o0.error_code)
+            b += _P_ix(o1.topic_authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_h(o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_hx(o0.error_code)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -221,21 +229,36 @@ class OffsetCommitResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
 _S_iqi = _St('>iqi')
 _P_iqi = _S_iqi.pack
 _U_iqi = _S_iqi.unpack_from
+_S_iqiB = _St('>iqiB')
+_P_iqiB = _S_iqiB.pack
+_U_iqiB = _S_iqiB.unpack_from
 _S_iqq = _St('>iqq')
 _P_iqq = _S_iqq.pack
 _U_iqq = _S_iqq.unpack_from
@@ -255,7 +278,10 @@ def _d_OffsetCommitRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -276,7 +302,10 @@ def _d_OffsetCommitRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -299,7 +328,10 @@ def _d_OffsetCommitRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.committed_leader_epoch = -1
                     o2.commit_timestamp = -1
@@ -320,16 +352,18 @@ def _d_OffsetCommitRequest_v0(buf, pos):
 
 def _e_OffsetCommitRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -338,9 +372,10 @@ def _e_OffsetCommitRequest_v0(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -355,7 +390,10 @@ def _d_OffsetCommitRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id_or_member_epoch, = _U_i(buf, pos)
     pos += 4
@@ -367,7 +405,10 @@ def _d_OffsetCommitRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -388,7 +429,10 @@ def _d_OffsetCommitRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -411,7 +455,10 @@ def _d_OffsetCommitRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.committed_leader_epoch = -1
                     o2.unknown_tagged_fields = None
@@ -429,21 +476,24 @@ def _d_OffsetCommitRequest_v1(buf, pos):
 
 def _e_OffsetCommitRequest_v1(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -452,9 +502,10 @@ def _e_OffsetCommitRequest_v1(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -469,7 +520,10 @@ def _d_OffsetCommitRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id_or_member_epoch, = _U_i(buf, pos)
     pos += 4
@@ -481,7 +535,10 @@ def _d_OffsetCommitRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.retention_time_ms, = _U_q(buf, pos)
     pos += 8
@@ -504,7 +561,10 @@ def _d_OffsetCommitRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -527,7 +587,10 @@ def _d_OffsetCommitRequest_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.committed_leader_epoch = -1
                     o2.commit_timestamp = -1
@@ -545,22 +608,25 @@ def _d_OffsetCommitRequest_v2(buf, pos):
 
 def _e_OffsetCommitRequest_v2(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_q(o0.retention_time_ms)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -569,9 +635,10 @@ def _e_OffsetCommitRequest_v2(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -586,7 +653,10 @@ def _d_OffsetCommitRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id_or_member_epoch, = _U_i(buf, pos)
     pos += 4
@@ -598,7 +668,10 @@ def _d_OffsetCommitRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -619,7 +692,10 @@ def _d_OffsetCommitRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -642,7 +718,10 @@ def _d_OffsetCommitRequest_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.committed_leader_epoch = -1
                     o2.commit_timestamp = -1
@@ -661,21 +740,24 @@ def _d_OffsetCommitRequest_v5(buf, pos):
 
 def _e_OffsetCommitRequest_v5(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -684,9 +766,10 @@ def _e_OffsetCommitRequest_v5(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -701,7 +784,10 @@ def _d_OffsetCommitRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id_or_member_epoch, = _U_i(buf, pos)
     pos += 4
@@ -713,7 +799,10 @@ def _d_OffsetCommitRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -734,7 +823,10 @@ def _d_OffsetCommitRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -757,7 +849,10 @@ def _d_OffsetCommitRequest_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.commit_timestamp = -1
                     o2.unknown_tagged_fields = None
@@ -775,21 +870,24 @@ def _d_OffsetCommitRequest_v6(buf, pos):
 
 def _e_OffsetCommitRequest_v6(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -798,9 +896,10 @@ def _e_OffsetCommitRequest_v6(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -815,7 +914,10 @@ def _d_OffsetCommitRequest_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id_or_member_epoch, = _U_i(buf, pos)
     pos += 4
@@ -827,7 +929,10 @@ def _d_OffsetCommitRequest_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -837,7 +942,10 @@ def _d_OffsetCommitRequest_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -858,7 +966,10 @@ def _d_OffsetCommitRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -881,7 +992,10 @@ def _d_OffsetCommitRequest_v7(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.commit_timestamp = -1
                     o2.unknown_tagged_fields = None
@@ -898,28 +1012,32 @@ def _d_OffsetCommitRequest_v7(buf, pos):
 
 def _e_OffsetCommitRequest_v7(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -928,9 +1046,10 @@ def _e_OffsetCommitRequest_v7(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -949,11 +1068,13 @@ def _d_OffsetCommitRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation_id_or_member_epoch, = _U_i(buf, pos)
+    o0.generation_id_or_member_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -965,7 +1086,10 @@ def _d_OffsetCommitRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -979,7 +1103,10 @@ def _d_OffsetCommitRequest_v8(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1008,7 +1135,10 @@ def _d_OffsetCommitRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1025,9 +1155,8 @@ def _d_OffsetCommitRequest_v8(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetCommitRequest_OffsetCommitRequestPartition)
-                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch = _U_iqi(buf, pos)
+                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch, n = _U_iqiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1039,7 +1168,10 @@ def _d_OffsetCommitRequest_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.commit_timestamp = -1
                     if buf[pos] == 0:
@@ -1068,33 +1200,24 @@ def _d_OffsetCommitRequest_v8(buf, pos):
 
 def _e_OffsetCommitRequest_v8(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -1103,13 +1226,10 @@ def _e_OffsetCommitRequest_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1122,13 +1242,10 @@ def _e_OffsetCommitRequest_v8(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1162,11 +1279,13 @@ def _d_OffsetCommitRequest_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation_id_or_member_epoch, = _U_i(buf, pos)
+    o0.generation_id_or_member_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1178,7 +1297,10 @@ def _d_OffsetCommitRequest_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1192,7 +1314,10 @@ def _d_OffsetCommitRequest_v10(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -1209,13 +1334,9 @@ def _d_OffsetCommitRequest_v10(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(OffsetCommitRequest_OffsetCommitRequestTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1230,9 +1351,8 @@ def _d_OffsetCommitRequest_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetCommitRequest_OffsetCommitRequestPartition)
-                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch = _U_iqi(buf, pos)
+                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch, n = _U_iqiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1244,7 +1364,10 @@ def _d_OffsetCommitRequest_v10(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.commit_timestamp = -1
                     if buf[pos] == 0:
@@ -1273,33 +1396,24 @@ def _d_OffsetCommitRequest_v10(buf, pos):
 
 def _e_OffsetCommitRequest_v10(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation_id_or_member_epoch)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -1307,7 +1421,10 @@ def _e_OffsetCommitRequest_v10(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1320,13 +1437,10 @@ def _e_OffsetCommitRequest_v10(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1367,7 +1481,10 @@ def _d_OffsetCommitResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1399,9 +1516,10 @@ def _e_OffsetCommitResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1433,7 +1551,10 @@ def _d_OffsetCommitResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1465,9 +1586,10 @@ def _e_OffsetCommitResponse_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1478,9 +1600,8 @@ def _e_OffsetCommitResponse_v3(o0, b, out):
 def _d_OffsetCommitResponse_v8(buf, pos):
     end = len(buf)
     o0 = _new(OffsetCommitResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1507,7 +1628,10 @@ def _d_OffsetCommitResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1524,9 +1648,9 @@ def _d_OffsetCommitResponse_v8(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetCommitResponse_OffsetCommitResponsePartition)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1559,13 +1683,10 @@ def _e_OffsetCommitResponse_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1573,12 +1694,12 @@ def _e_OffsetCommitResponse_v8(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1595,9 +1716,8 @@ def _e_OffsetCommitResponse_v8(o0, b, out):
 def _d_OffsetCommitResponse_v10(buf, pos):
     end = len(buf)
     o0 = _new(OffsetCommitResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1612,13 +1732,9 @@ def _d_OffsetCommitResponse_v10(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(OffsetCommitResponse_OffsetCommitResponseTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1633,9 +1749,9 @@ def _d_OffsetCommitResponse_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetCommitResponse_OffsetCommitResponsePartition)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1667,7 +1783,10 @@ def _e_OffsetCommitResponse_v10(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1675,12 +1794,12 @@ def _e_OffsetCommitResponse_v10(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

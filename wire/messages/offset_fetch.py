@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class OffsetFetchRequest_OffsetFetchRequestTopic(_Struct):
     """Struct OffsetFetchRequestTopic of OffsetFetchRequest."""
@@ -345,21 +354,39 @@ class OffsetFetchResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
 _S_iqi = _St('>iqi')
 _P_iqi = _S_iqi.pack
 _U_iqi = _S_iqi.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_iqiB = _St('>iqiB')
+_P_iqiB = _S_iqiB.pack
+_U_iqiB = _S_iqiB.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_OffsetFetchRequest_v0(buf, pos):
@@ -373,7 +400,10 @@ def _d_OffsetFetchRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -394,7 +424,10 @@ def _d_OffsetFetchRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -403,7 +436,10 @@ def _d_OffsetFetchRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -416,19 +452,28 @@ def _d_OffsetFetchRequest_v0(buf, pos):
 
 def _e_OffsetFetchRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_indexes
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
@@ -443,7 +488,10 @@ def _d_OffsetFetchRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -464,7 +512,10 @@ def _d_OffsetFetchRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -473,7 +524,10 @@ def _d_OffsetFetchRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -486,9 +540,10 @@ def _d_OffsetFetchRequest_v2(buf, pos):
 
 def _e_OffsetFetchRequest_v2(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.topics
     if v0 is None:
         b += b'\xff\xff\xff\xff'
@@ -496,12 +551,20 @@ def _e_OffsetFetchRequest_v2(o0, b, out):
         b += _P_i(len(v0))
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
             v1 = o1.partition_indexes
-            b += _P_i(len(v1))
-            b += _A_i[len(v1)].pack(*v1)
+            n = len(v1)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v1)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v1)
     return b
 
 
@@ -520,7 +583,10 @@ def _d_OffsetFetchRequest_v6(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -549,7 +615,10 @@ def _d_OffsetFetchRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -562,7 +631,10 @@ def _d_OffsetFetchRequest_v6(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -583,13 +655,10 @@ def _d_OffsetFetchRequest_v6(buf, pos):
 
 def _e_OffsetFetchRequest_v6(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.topics
     if v0 is None:
         b.append(0)
@@ -601,20 +670,20 @@ def _e_OffsetFetchRequest_v6(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partition_indexes
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
@@ -643,7 +712,10 @@ def _d_OffsetFetchRequest_v7(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -672,7 +744,10 @@ def _d_OffsetFetchRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -685,7 +760,10 @@ def _d_OffsetFetchRequest_v7(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -694,10 +772,10 @@ def _d_OffsetFetchRequest_v7(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.require_stable, = _U_o(buf, pos)
+    o0.require_stable, n = _U_oB(buf, pos)
     pos += 1
     o0.groups = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -707,13 +785,10 @@ def _d_OffsetFetchRequest_v7(buf, pos):
 
 def _e_OffsetFetchRequest_v7(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.topics
     if v0 is None:
         b.append(0)
@@ -725,31 +800,31 @@ def _e_OffsetFetchRequest_v7(o0, b, out):
             b += _uvarint(k)
         for o1 in v0:
             v1 = o1.name
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
             v1 = o1.partition_indexes
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v1)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v1)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v1)].pack(*v1)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v1)
             u1 = o1.unknown_tagged_fields
             if u1:
                 _put_tags(b, (), u1)
             else:
                 b.append(0)
-    b += _P_o(o0.require_stable)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.require_stable else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.require_stable)
     return b
 
 
@@ -783,7 +858,10 @@ def _d_OffsetFetchRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -812,7 +890,10 @@ def _d_OffsetFetchRequest_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -825,7 +906,10 @@ def _d_OffsetFetchRequest_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_id = _ZERO_UUID
                     if buf[pos] == 0:
@@ -844,11 +928,11 @@ def _d_OffsetFetchRequest_v8(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.groups = l0
-    o0.require_stable, = _U_o(buf, pos)
+    o0.require_stable, n = _U_oB(buf, pos)
     pos += 1
     o0.group_id = ''
     o0.topics = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -865,13 +949,10 @@ def _e_OffsetFetchRequest_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         if v1 is None:
             b.append(0)
@@ -883,20 +964,20 @@ def _e_OffsetFetchRequest_v8(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.name
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 v2 = o2.partition_indexes
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
                 u2 = o2.unknown_tagged_fields
                 if u2:
                     _put_tags(b, (), u2)
@@ -907,12 +988,12 @@ def _e_OffsetFetchRequest_v8(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.require_stable)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.require_stable else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.require_stable)
     return b
 
 
@@ -946,7 +1027,10 @@ def _d_OffsetFetchRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -960,11 +1044,13 @@ def _d_OffsetFetchRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.member_epoch, = _U_i(buf, pos)
+            o1.member_epoch, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -991,7 +1077,10 @@ def _d_OffsetFetchRequest_v9(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1004,7 +1093,10 @@ def _d_OffsetFetchRequest_v9(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_id = _ZERO_UUID
                     if buf[pos] == 0:
@@ -1021,11 +1113,11 @@ def _d_OffsetFetchRequest_v9(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.groups = l0
-    o0.require_stable, = _U_o(buf, pos)
+    o0.require_stable, n = _U_oB(buf, pos)
     pos += 1
     o0.group_id = ''
     o0.topics = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1042,24 +1134,18 @@ def _e_OffsetFetchRequest_v9(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.member_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_i(o1.member_epoch)
         v1 = o1.topics
         if v1 is None:
@@ -1072,20 +1158,20 @@ def _e_OffsetFetchRequest_v9(o0, b, out):
                 b += _uvarint(k)
             for o2 in v1:
                 v2 = o2.name
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
                 v2 = o2.partition_indexes
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
                 u2 = o2.unknown_tagged_fields
                 if u2:
                     _put_tags(b, (), u2)
@@ -1096,12 +1182,12 @@ def _e_OffsetFetchRequest_v9(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.require_stable)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.require_stable else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.require_stable)
     return b
 
 
@@ -1135,7 +1221,10 @@ def _d_OffsetFetchRequest_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1149,11 +1238,13 @@ def _d_OffsetFetchRequest_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.member_epoch, = _U_i(buf, pos)
+            o1.member_epoch, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1168,13 +1259,9 @@ def _d_OffsetFetchRequest_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetFetchRequest_OffsetFetchRequestTopics)
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid TopicId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    n = buf[pos]
+                    h2_0, l2_0, n = _U_QQB(buf, pos)
+                    pos += 16
+                    o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                     if n < 128:
                         pos += 1
                     else:
@@ -1185,7 +1272,10 @@ def _d_OffsetFetchRequest_v10(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.name = ''
                     if buf[pos] == 0:
@@ -1202,11 +1292,11 @@ def _d_OffsetFetchRequest_v10(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.groups = l0
-    o0.require_stable, = _U_o(buf, pos)
+    o0.require_stable, n = _U_oB(buf, pos)
     pos += 1
     o0.group_id = ''
     o0.topics = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1223,24 +1313,18 @@ def _e_OffsetFetchRequest_v10(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.member_id
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         b += _P_i(o1.member_epoch)
         v1 = o1.topics
         if v1 is None:
@@ -1252,14 +1336,20 @@ def _e_OffsetFetchRequest_v10(o0, b, out):
             else:
                 b += _uvarint(k)
             for o2 in v1:
-                b += o2.topic_id.int.to_bytes(16, 'big')
+                c = _UUID_BYTES.get(o2.topic_id.int)
+                if c is None:
+                    c = _uuid_bytes(o2.topic_id)
+                b += c
                 v2 = o2.partition_indexes
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v2)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v2)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v2)].pack(*v2)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v2)
                 u2 = o2.unknown_tagged_fields
                 if u2:
                     _put_tags(b, (), u2)
@@ -1270,12 +1360,12 @@ def _e_OffsetFetchRequest_v10(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_o(o0.require_stable)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.require_stable else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.require_stable)
     return b
 
 
@@ -1301,7 +1391,10 @@ def _d_OffsetFetchResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1324,7 +1417,10 @@ def _d_OffsetFetchResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Metadata')
-                        o2.metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.error_code, = _U_h(buf, pos)
                     pos += 2
@@ -1347,9 +1443,10 @@ def _e_OffsetFetchResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1358,9 +1455,10 @@ def _e_OffsetFetchResponse_v0(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_h(o2.error_code)
     return b
 
@@ -1387,7 +1485,10 @@ def _d_OffsetFetchResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1410,7 +1511,10 @@ def _d_OffsetFetchResponse_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Metadata')
-                        o2.metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.error_code, = _U_h(buf, pos)
                     pos += 2
@@ -1434,9 +1538,10 @@ def _e_OffsetFetchResponse_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1445,9 +1550,10 @@ def _e_OffsetFetchResponse_v2(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_h(o2.error_code)
     b += _P_h(o0.error_code)
     return b
@@ -1477,7 +1583,10 @@ def _d_OffsetFetchResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1500,7 +1609,10 @@ def _d_OffsetFetchResponse_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Metadata')
-                        o2.metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.error_code, = _U_h(buf, pos)
                     pos += 2
@@ -1524,9 +1636,10 @@ def _e_OffsetFetchResponse_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1535,9 +1648,10 @@ def _e_OffsetFetchResponse_v3(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_h(o2.error_code)
     b += _P_h(o0.error_code)
     return b
@@ -1567,7 +1681,10 @@ def _d_OffsetFetchResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1590,7 +1707,10 @@ def _d_OffsetFetchResponse_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Metadata')
-                        o2.metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.error_code, = _U_h(buf, pos)
                     pos += 2
@@ -1613,9 +1733,10 @@ def _e_OffsetFetchResponse_v5(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1624,9 +1745,10 @@ def _e_OffsetFetchResponse_v5(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
             b += _P_h(o2.error_code)
     b += _P_h(o0.error_code)
     return b
@@ -1635,9 +1757,8 @@ def _e_OffsetFetchResponse_v5(o0, b, out):
 def _d_OffsetFetchResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(OffsetFetchResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1664,7 +1785,10 @@ def _d_OffsetFetchResponse_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1681,9 +1805,8 @@ def _d_OffsetFetchResponse_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetFetchResponse_OffsetFetchResponsePartition)
-                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch = _U_iqi(buf, pos)
+                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch, n = _U_iqiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1695,11 +1818,14 @@ def _d_OffsetFetchResponse_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Metadata')
-                        o2.metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.metadata = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.error_code, = _U_h(buf, pos)
+                    o2.error_code, n = _U_hB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1713,10 +1839,10 @@ def _d_OffsetFetchResponse_v6(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.topics = l0
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
     o0.groups = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1734,13 +1860,10 @@ def _e_OffsetFetchResponse_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -1753,39 +1876,35 @@ def _e_OffsetFetchResponse_v6(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
-            b += _P_h(o2.error_code)
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_h(o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_hx(o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_h(o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_h(o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_hx(o0.error_code)
     return b
 
 
 def _d_OffsetFetchResponse_v8(buf, pos):
     end = len(buf)
     o0 = _new(OffsetFetchResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1812,7 +1931,10 @@ def _d_OffsetFetchResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1841,7 +1963,10 @@ def _d_OffsetFetchResponse_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1858,9 +1983,8 @@ def _d_OffsetFetchResponse_v8(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(OffsetFetchResponse_OffsetFetchResponsePartitions)
-                            o3.partition_index, o3.committed_offset, o3.committed_leader_epoch = _U_iqi(buf, pos)
+                            o3.partition_index, o3.committed_offset, o3.committed_leader_epoch, n = _U_iqiB(buf, pos)
                             pos += 16
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -1872,11 +1996,14 @@ def _d_OffsetFetchResponse_v8(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Metadata')
-                                o3.metadata = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.metadata = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.metadata = buf[pos:e].tobytes().decode()
                                 pos = e
-                            o3.error_code, = _U_h(buf, pos)
+                            o3.error_code, n = _U_hB(buf, pos)
                             pos += 2
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -1891,9 +2018,9 @@ def _d_OffsetFetchResponse_v8(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -1920,13 +2047,10 @@ def _e_OffsetFetchResponse_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -1935,13 +2059,10 @@ def _e_OffsetFetchResponse_v8(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -1954,30 +2075,27 @@ def _e_OffsetFetchResponse_v8(o0, b, out):
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
-                b += _P_h(o3.error_code)
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_h(o3.error_code)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_hx(o3.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_h(o1.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_h(o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hx(o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -1989,9 +2107,8 @@ def _e_OffsetFetchResponse_v8(o0, b, out):
 def _d_OffsetFetchResponse_v10(buf, pos):
     end = len(buf)
     o0 = _new(OffsetFetchResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -2018,7 +2135,10 @@ def _d_OffsetFetchResponse_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -2035,13 +2155,9 @@ def _d_OffsetFetchResponse_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetFetchResponse_OffsetFetchResponseTopics)
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid TopicId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    n = buf[pos]
+                    h2_0, l2_0, n = _U_QQB(buf, pos)
+                    pos += 16
+                    o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                     if n < 128:
                         pos += 1
                     else:
@@ -2056,9 +2172,8 @@ def _d_OffsetFetchResponse_v10(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(OffsetFetchResponse_OffsetFetchResponsePartitions)
-                            o3.partition_index, o3.committed_offset, o3.committed_leader_epoch = _U_iqi(buf, pos)
+                            o3.partition_index, o3.committed_offset, o3.committed_leader_epoch, n = _U_iqiB(buf, pos)
                             pos += 16
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -2070,11 +2185,14 @@ def _d_OffsetFetchResponse_v10(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string Metadata')
-                                o3.metadata = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.metadata = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.metadata = buf[pos:e].tobytes().decode()
                                 pos = e
-                            o3.error_code, = _U_h(buf, pos)
+                            o3.error_code, n = _U_hB(buf, pos)
                             pos += 2
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -2089,9 +2207,9 @@ def _d_OffsetFetchResponse_v10(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -2118,13 +2236,10 @@ def _e_OffsetFetchResponse_v10(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.topics
         k = len(v1) + 1
         if k < 128:
@@ -2132,7 +2247,10 @@ def _e_OffsetFetchResponse_v10(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += o2.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o2.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.topic_id)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -2145,30 +2263,27 @@ def _e_OffsetFetchResponse_v10(o0, b, out):
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
-                b += _P_h(o3.error_code)
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_h(o3.error_code)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_hx(o3.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_h(o1.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_h(o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hx(o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

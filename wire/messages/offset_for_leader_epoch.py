@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -209,18 +217,33 @@ _U_h = _S_h.unpack_from
 _S_hiiq = _St('>hiiq')
 _P_hiiq = _S_hiiq.pack
 _U_hiiq = _S_hiiq.unpack_from
+_S_hiiqB = _St('>hiiqB')
+_P_hiiqB = _S_hiiqB.pack
+_U_hiiqB = _S_hiiqB.unpack_from
+_S_hiiqx = _St('>hiiqx')
+_P_hiiqx = _S_hiiqx.pack
+_U_hiiqx = _S_hiiqx.unpack_from
 _S_hiq = _St('>hiq')
 _P_hiq = _S_hiq.pack
 _U_hiq = _S_hiq.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
 _S_iii = _St('>iii')
 _P_iii = _S_iii.pack
 _U_iii = _S_iii.unpack_from
+_S_iiiB = _St('>iiiB')
+_P_iiiB = _S_iiiB.pack
+_U_iiiB = _S_iiiB.unpack_from
+_S_iiix = _St('>iiix')
+_P_iiix = _S_iiix.pack
+_U_iiix = _S_iiix.unpack_from
 
 
 def _d_OffsetForLeaderEpochRequest_v0(buf, pos):
@@ -245,7 +268,10 @@ def _d_OffsetForLeaderEpochRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -277,9 +303,10 @@ def _e_OffsetForLeaderEpochRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -309,7 +336,10 @@ def _d_OffsetForLeaderEpochRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -340,9 +370,10 @@ def _e_OffsetForLeaderEpochRequest_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -374,7 +405,10 @@ def _d_OffsetForLeaderEpochRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -405,9 +439,10 @@ def _e_OffsetForLeaderEpochRequest_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -418,9 +453,8 @@ def _e_OffsetForLeaderEpochRequest_v3(o0, b, out):
 def _d_OffsetForLeaderEpochRequest_v4(buf, pos):
     end = len(buf)
     o0 = _new(OffsetForLeaderEpochRequest)
-    o0.replica_id, = _U_i(buf, pos)
+    o0.replica_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -447,7 +481,10 @@ def _d_OffsetForLeaderEpochRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -464,9 +501,9 @@ def _d_OffsetForLeaderEpochRequest_v4(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetForLeaderEpochRequest_OffsetForLeaderPartition)
-                    o2.partition, o2.current_leader_epoch, o2.leader_epoch = _U_iii(buf, pos)
+                    o2.partition, o2.current_leader_epoch, o2.leader_epoch, n = _U_iiiB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -498,13 +535,10 @@ def _e_OffsetForLeaderEpochRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -512,12 +546,12 @@ def _e_OffsetForLeaderEpochRequest_v4(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iii(o2.partition, o2.current_leader_epoch, o2.leader_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iii(o2.partition, o2.current_leader_epoch, o2.leader_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiix(o2.partition, o2.current_leader_epoch, o2.leader_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -553,7 +587,10 @@ def _d_OffsetForLeaderEpochResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -585,9 +622,10 @@ def _e_OffsetForLeaderEpochResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -617,7 +655,10 @@ def _d_OffsetForLeaderEpochResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -648,9 +689,10 @@ def _e_OffsetForLeaderEpochResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -682,7 +724,10 @@ def _d_OffsetForLeaderEpochResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -713,9 +758,10 @@ def _e_OffsetForLeaderEpochResponse_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -726,9 +772,8 @@ def _e_OffsetForLeaderEpochResponse_v2(o0, b, out):
 def _d_OffsetForLeaderEpochResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(OffsetForLeaderEpochResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -755,7 +800,10 @@ def _d_OffsetForLeaderEpochResponse_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Topic')
-                o1.topic = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -772,9 +820,9 @@ def _d_OffsetForLeaderEpochResponse_v4(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(OffsetForLeaderEpochResponse_EpochEndOffset)
-                    o2.error_code, o2.partition, o2.leader_epoch, o2.end_offset = _U_hiiq(buf, pos)
+                    o2.error_code, o2.partition, o2.leader_epoch, o2.end_offset, n = _U_hiiqB(buf, pos)
                     pos += 18
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -806,13 +854,10 @@ def _e_OffsetForLeaderEpochResponse_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -820,12 +865,12 @@ def _e_OffsetForLeaderEpochResponse_v4(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_hiiq(o2.error_code, o2.partition, o2.leader_epoch, o2.end_offset)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_hiiq(o2.error_code, o2.partition, o2.leader_epoch, o2.end_offset)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_hiiqx(o2.error_code, o2.partition, o2.leader_epoch, o2.end_offset)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -311,15 +319,24 @@ class ProduceResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
 _S_hi = _St('>hi')
 _P_hi = _S_hi.pack
 _U_hi = _S_hi.unpack_from
+_S_hiB = _St('>hiB')
+_P_hiB = _S_hiB.pack
+_U_hiB = _S_hiB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ihq = _St('>ihq')
 _P_ihq = _S_ihq.pack
 _U_ihq = _S_ihq.unpack_from
@@ -329,9 +346,21 @@ _U_ihqq = _S_ihqq.unpack_from
 _S_ihqqq = _St('>ihqqq')
 _P_ihqqq = _S_ihqqq.pack
 _U_ihqqq = _S_ihqqq.unpack_from
+_S_ihqqqB = _St('>ihqqqB')
+_P_ihqqqB = _S_ihqqqB.pack
+_U_ihqqqB = _S_ihqqqB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_iix = _St('>iix')
+_P_iix = _S_iix.pack
+_U_iix = _S_iix.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_ProduceRequest_v0(buf, pos):
@@ -358,7 +387,10 @@ def _d_ProduceRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -401,9 +433,10 @@ def _e_ProduceRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_data
         b += _P_i(len(v1))
         for o2 in v1:
@@ -443,7 +476,10 @@ def _d_ProduceRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.acks, o0.timeout_ms = _U_hi(buf, pos)
     pos += 6
@@ -466,7 +502,10 @@ def _d_ProduceRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -507,17 +546,19 @@ def _e_ProduceRequest_v3(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     b += _P_hi(o0.acks, o0.timeout_ms)
     v0 = o0.topic_data
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_data
         b += _P_i(len(v1))
         for o2 in v1:
@@ -561,11 +602,13 @@ def _d_ProduceRequest_v9(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.acks, o0.timeout_ms = _U_hi(buf, pos)
+    o0.acks, o0.timeout_ms, n = _U_hiB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -592,7 +635,10 @@ def _d_ProduceRequest_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -609,9 +655,8 @@ def _d_ProduceRequest_v9(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceRequest_PartitionProduceData)
-                    o2.index, = _U_i(buf, pos)
+                    o2.index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -653,13 +698,10 @@ def _e_ProduceRequest_v9(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_hi(o0.acks, o0.timeout_ms)
     v0 = o0.topic_data
     k = len(v0) + 1
@@ -669,13 +711,10 @@ def _e_ProduceRequest_v9(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_data
         k = len(v1) + 1
         if k < 128:
@@ -742,11 +781,13 @@ def _d_ProduceRequest_v13(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.acks, o0.timeout_ms = _U_hi(buf, pos)
+    o0.acks, o0.timeout_ms, n = _U_hiB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -761,13 +802,9 @@ def _d_ProduceRequest_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ProduceRequest_TopicProduceData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -782,9 +819,8 @@ def _d_ProduceRequest_v13(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceRequest_PartitionProduceData)
-                    o2.index, = _U_i(buf, pos)
+                    o2.index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -826,13 +862,10 @@ def _e_ProduceRequest_v13(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_hi(o0.acks, o0.timeout_ms)
     v0 = o0.topic_data
     k = len(v0) + 1
@@ -841,7 +874,10 @@ def _e_ProduceRequest_v13(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_data
         k = len(v1) + 1
         if k < 128:
@@ -915,7 +951,10 @@ def _d_ProduceResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -953,9 +992,10 @@ def _e_ProduceResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_responses
         b += _P_i(len(v1))
         for o2 in v1:
@@ -985,7 +1025,10 @@ def _d_ProduceResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1024,9 +1067,10 @@ def _e_ProduceResponse_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_responses
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1057,7 +1101,10 @@ def _d_ProduceResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1095,9 +1142,10 @@ def _e_ProduceResponse_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_responses
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1128,7 +1176,10 @@ def _d_ProduceResponse_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1165,9 +1216,10 @@ def _e_ProduceResponse_v5(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_responses
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1198,7 +1250,10 @@ def _d_ProduceResponse_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1234,7 +1289,10 @@ def _d_ProduceResponse_v8(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string BatchIndexErrorMessage')
-                                o3.batch_index_error_message = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.batch_index_error_message = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.batch_index_error_message = buf[pos:e].tobytes().decode()
                                 pos = e
                             o3.unknown_tagged_fields = None
                             a2(o3)
@@ -1247,7 +1305,10 @@ def _d_ProduceResponse_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.current_leader = ProduceResponse_LeaderIdAndEpoch()
                     o2.unknown_tagged_fields = None
@@ -1269,9 +1330,10 @@ def _e_ProduceResponse_v8(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_responses
         b += _P_i(len(v1))
         for o2 in v1:
@@ -1284,16 +1346,18 @@ def _e_ProduceResponse_v8(o0, b, out):
                 if v3 is None:
                     b += b'\xff\xff'
                 else:
-                    v3 = v3.encode()
-                    b += _P_h(len(v3))
-                    b += v3
+                    c = _STR16.get(v3)
+                    if c is None:
+                        c = _string16(v3)
+                    b += c
             v2 = o2.error_message
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     b += _P_i(o0.throttle_time_ms)
     return b
 
@@ -1328,7 +1392,10 @@ def _d_ProduceResponse_v9(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1345,9 +1412,8 @@ def _d_ProduceResponse_v9(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceResponse_PartitionProduceResponse)
-                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1362,9 +1428,8 @@ def _d_ProduceResponse_v9(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(ProduceResponse_BatchIndexAndErrorMessage)
-                            o3.batch_index, = _U_i(buf, pos)
+                            o3.batch_index, n = _U_iB(buf, pos)
                             pos += 4
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -1376,7 +1441,10 @@ def _d_ProduceResponse_v9(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string BatchIndexErrorMessage')
-                                o3.batch_index_error_message = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.batch_index_error_message = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.batch_index_error_message = buf[pos:e].tobytes().decode()
                                 pos = e
                             if buf[pos] == 0:
                                 pos += 1
@@ -1397,7 +1465,10 @@ def _d_ProduceResponse_v9(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.current_leader = ProduceResponse_LeaderIdAndEpoch()
                     if buf[pos] == 0:
@@ -1415,10 +1486,10 @@ def _d_ProduceResponse_v9(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.responses = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.node_endpoints = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1435,13 +1506,10 @@ def _e_ProduceResponse_v9(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_responses
         k = len(v1) + 1
         if k < 128:
@@ -1462,13 +1530,10 @@ def _e_ProduceResponse_v9(o0, b, out):
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
                     _put_tags(b, (), u3)
@@ -1478,13 +1543,10 @@ def _e_ProduceResponse_v9(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1495,12 +1557,12 @@ def _e_ProduceResponse_v9(o0, b, out):
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.throttle_time_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.throttle_time_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.throttle_time_ms)
     return b
 
 
@@ -1516,9 +1578,9 @@ def _dt_ProduceResponse_PartitionProduceResponse_v10(o, buf, pos):
             raise _short('tagged field')
         if tag == 0:
             o2 = _new(ProduceResponse_LeaderIdAndEpoch)
-            o2.leader_id, o2.leader_epoch = _U_ii(buf, pos)
+            o2.leader_id, o2.leader_epoch, n = _U_iiB(buf, pos)
             pos += 8
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -1561,9 +1623,8 @@ def _dt_ProduceResponse_v10(o, buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceResponse_NodeEndpoint)
-                    o2.node_id, = _U_i(buf, pos)
+                    o2.node_id, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1575,11 +1636,13 @@ def _dt_ProduceResponse_v10(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_i(buf, pos)
+                    o2.port, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1591,7 +1654,10 @@ def _dt_ProduceResponse_v10(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Rack')
-                        o2.rack = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.rack = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.rack = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -1641,7 +1707,10 @@ def _d_ProduceResponse_v10(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1658,9 +1727,8 @@ def _d_ProduceResponse_v10(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceResponse_PartitionProduceResponse)
-                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1675,9 +1743,8 @@ def _d_ProduceResponse_v10(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(ProduceResponse_BatchIndexAndErrorMessage)
-                            o3.batch_index, = _U_i(buf, pos)
+                            o3.batch_index, n = _U_iB(buf, pos)
                             pos += 4
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -1689,7 +1756,10 @@ def _d_ProduceResponse_v10(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string BatchIndexErrorMessage')
-                                o3.batch_index_error_message = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.batch_index_error_message = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.batch_index_error_message = buf[pos:e].tobytes().decode()
                                 pos = e
                             if buf[pos] == 0:
                                 pos += 1
@@ -1710,7 +1780,10 @@ def _d_ProduceResponse_v10(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.current_leader = ProduceResponse_LeaderIdAndEpoch()
                     if buf[pos] == 0:
@@ -1728,10 +1801,10 @@ def _d_ProduceResponse_v10(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.responses = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.node_endpoints = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1748,13 +1821,10 @@ def _e_ProduceResponse_v10(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_responses
         k = len(v1) + 1
         if k < 128:
@@ -1775,13 +1845,10 @@ def _e_ProduceResponse_v10(o0, b, out):
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
                     _put_tags(b, (), u3)
@@ -1791,77 +1858,70 @@ def _e_ProduceResponse_v10(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
-            known2 = []
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == -1 and o2.current_leader.leader_epoch == -1 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.current_leader
+            if (x2_0 is not None and x2_0.leader_id == -1 and x2_0.leader_epoch == -1 and not x2_0.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.leader_id == -1 and x2_0.leader_epoch == -1 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.throttle_time_ms)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b += _P_ix(o0.throttle_time_ms)
+    else:
+        b += _P_i(o0.throttle_time_ms)
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_i(o2.port)
-            v2 = o2.rack
-            if v2 is None:
-                t0.append(0)
-            else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    t0.append(k)
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                t0 += _P_i(o2.port)
+                v2 = o2.rack
+                if v2 is None:
+                    t0.append(0)
                 else:
-                    t0 += _uvarint(k)
-                t0 += v2
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    _put_tags(t0, (), u2)
+                else:
+                    t0.append(0)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 
@@ -1883,13 +1943,9 @@ def _d_ProduceResponse_v13(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ProduceResponse_TopicProduceResponse)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1904,9 +1960,8 @@ def _d_ProduceResponse_v13(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ProduceResponse_PartitionProduceResponse)
-                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset = _U_ihqqq(buf, pos)
+                    o2.index, o2.error_code, o2.base_offset, o2.log_append_time_ms, o2.log_start_offset, n = _U_ihqqqB(buf, pos)
                     pos += 30
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1921,9 +1976,8 @@ def _d_ProduceResponse_v13(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(ProduceResponse_BatchIndexAndErrorMessage)
-                            o3.batch_index, = _U_i(buf, pos)
+                            o3.batch_index, n = _U_iB(buf, pos)
                             pos += 4
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -1935,7 +1989,10 @@ def _d_ProduceResponse_v13(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string BatchIndexErrorMessage')
-                                o3.batch_index_error_message = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o3.batch_index_error_message = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o3.batch_index_error_message = buf[pos:e].tobytes().decode()
                                 pos = e
                             if buf[pos] == 0:
                                 pos += 1
@@ -1956,7 +2013,10 @@ def _d_ProduceResponse_v13(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.current_leader = ProduceResponse_LeaderIdAndEpoch()
                     if buf[pos] == 0:
@@ -1974,10 +2034,10 @@ def _d_ProduceResponse_v13(buf, pos):
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.responses = l0
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
     o0.node_endpoints = []
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -1993,7 +2053,10 @@ def _e_ProduceResponse_v13(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_responses
         k = len(v1) + 1
         if k < 128:
@@ -2014,13 +2077,10 @@ def _e_ProduceResponse_v13(o0, b, out):
                 if v3 is None:
                     b.append(0)
                 else:
-                    v3 = v3.encode()
-                    k = len(v3) + 1
-                    if k < 128:
-                        b.append(k)
-                    else:
-                        b += _uvarint(k)
-                    b += v3
+                    c = _CSTR.get(v3)
+                    if c is None:
+                        c = _compact_string(v3)
+                    b += c
                 u3 = o3.unknown_tagged_fields
                 if u3:
                     _put_tags(b, (), u3)
@@ -2030,77 +2090,70 @@ def _e_ProduceResponse_v13(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
-            known2 = []
-            if not (o2.current_leader is not None and o2.current_leader.leader_id == -1 and o2.current_leader.leader_epoch == -1 and not o2.current_leader.unknown_tagged_fields):
-                t2 = bytearray()
-                o4 = o2.current_leader
-                t2 += _P_ii(o4.leader_id, o4.leader_epoch)
-                u4 = o4.unknown_tagged_fields
-                if u4:
-                    _put_tags(t2, (), u4)
-                else:
-                    t2.append(0)
-                known2.append((0, t2))
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
-            if known2 or u2:
-                _put_tags(b, known2, u2)
-            else:
+            x2_0 = o2.current_leader
+            if (x2_0 is not None and x2_0.leader_id == -1 and x2_0.leader_epoch == -1 and not x2_0.unknown_tagged_fields) and not u2:
                 b.append(0)
+            else:
+                known2 = []
+                if not (x2_0 is not None and x2_0.leader_id == -1 and x2_0.leader_epoch == -1 and not x2_0.unknown_tagged_fields):
+                    t2 = bytearray()
+                    o4 = x2_0
+                    u4 = o4.unknown_tagged_fields
+                    if u4:
+                        t2 += _P_ii(o4.leader_id, o4.leader_epoch)
+                        _put_tags(t2, (), u4)
+                    else:
+                        t2 += _P_iix(o4.leader_id, o4.leader_epoch)
+                    known2.append((0, t2))
+                _put_tags(b, known2, u2)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    b += _P_i(o0.throttle_time_ms)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b += _P_ix(o0.throttle_time_ms)
+    else:
+        b += _P_i(o0.throttle_time_ms)
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_i(o2.port)
-            v2 = o2.rack
-            if v2 is None:
-                t0.append(0)
-            else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    t0.append(k)
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                t0 += _P_i(o2.port)
+                v2 = o2.rack
+                if v2 is None:
+                    t0.append(0)
                 else:
-                    t0 += _uvarint(k)
-                t0 += v2
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+                    c = _CSTR.get(v2)
+                    if c is None:
+                        c = _compact_string(v2)
+                    t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    _put_tags(t0, (), u2)
+                else:
+                    t0.append(0)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -99,9 +107,18 @@ class PushTelemetryResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQiobB = _St('>QQi?bB')
+_P_QQiobB = _S_QQiobB.pack
+_U_QQiobB = _S_QQiobB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_iob = _St('>i?b')
 _P_iob = _S_iob.pack
 _U_iob = _S_iob.unpack_from
@@ -110,15 +127,9 @@ _U_iob = _S_iob.unpack_from
 def _d_PushTelemetryRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(PushTelemetryRequest)
-    e = pos + 16
-    if e > end:
-        raise _short('uuid ClientInstanceId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.client_instance_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    o0.subscription_id, o0.terminating, o0.compression_type = _U_iob(buf, pos)
-    pos += 6
-    n = buf[pos]
+    h0_0, l0_0, o0.subscription_id, o0.terminating, o0.compression_type, n = _U_QQiobB(buf, pos)
+    pos += 22
+    o0.client_instance_id = _uuid_from_int((h0_0 << 64) | l0_0) if h0_0 or l0_0 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -141,7 +152,10 @@ def _d_PushTelemetryRequest_v0(buf, pos):
 
 
 def _e_PushTelemetryRequest_v0(o0, b, out):
-    b += o0.client_instance_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.client_instance_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.client_instance_id)
+    b += c
     b += _P_iob(o0.subscription_id, o0.terminating, o0.compression_type)
     v0 = o0.metrics
     k = _nbytes(v0) + 1
@@ -161,9 +175,9 @@ def _e_PushTelemetryRequest_v0(o0, b, out):
 def _d_PushTelemetryResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(PushTelemetryResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -172,12 +186,12 @@ def _d_PushTelemetryResponse_v0(buf, pos):
 
 
 def _e_PushTelemetryResponse_v0(o0, b, out):
-    b += _P_ih(o0.throttle_time_ms, o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_ih(o0.throttle_time_ms, o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ihx(o0.throttle_time_ms, o0.error_code)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -200,15 +208,33 @@ class ReadShareGroupStateSummaryResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_iix = _St('>iix')
+_P_iix = _S_iix.pack
+_U_iix = _S_iix.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqB = _St('>iqB')
+_P_iqB = _S_iqB.pack
+_U_iqB = _S_iqB.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
 
 
 def _d_ReadShareGroupStateSummaryRequest_v0(buf, pos):
@@ -226,7 +252,10 @@ def _d_ReadShareGroupStateSummaryRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -243,13 +272,9 @@ def _d_ReadShareGroupStateSummaryRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ReadShareGroupStateSummaryRequest_ReadStateSummaryData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -264,9 +289,9 @@ def _d_ReadShareGroupStateSummaryRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ReadShareGroupStateSummaryRequest_PartitionData)
-                    o2.partition, o2.leader_epoch = _U_ii(buf, pos)
+                    o2.partition, o2.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -290,13 +315,10 @@ def _d_ReadShareGroupStateSummaryRequest_v0(buf, pos):
 
 def _e_ReadShareGroupStateSummaryRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -304,7 +326,10 @@ def _e_ReadShareGroupStateSummaryRequest_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -312,12 +337,12 @@ def _e_ReadShareGroupStateSummaryRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ii(o2.partition, o2.leader_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ii(o2.partition, o2.leader_epoch)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iix(o2.partition, o2.leader_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -349,13 +374,9 @@ def _d_ReadShareGroupStateSummaryResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ReadShareGroupStateSummaryResponse_ReadStateSummaryResult)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -370,9 +391,8 @@ def _d_ReadShareGroupStateSummaryResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ReadShareGroupStateSummaryResponse_PartitionResult)
-                    o2.partition, o2.error_code = _U_ih(buf, pos)
+                    o2.partition, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -384,11 +404,14 @@ def _d_ReadShareGroupStateSummaryResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.state_epoch, o2.start_offset = _U_iq(buf, pos)
+                    o2.state_epoch, o2.start_offset, n = _U_iqB(buf, pos)
                     pos += 12
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -418,7 +441,10 @@ def _e_ReadShareGroupStateSummaryResponse_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -431,19 +457,16 @@ def _e_ReadShareGroupStateSummaryResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
-            b += _P_iq(o2.state_epoch, o2.start_offset)
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iq(o2.state_epoch, o2.start_offset)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iqx(o2.state_epoch, o2.start_offset)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -99,9 +107,15 @@ class RemoveRaftVoterResponse(_Message):
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iQQB = _St('>iQQB')
+_P_iQQB = _S_iQQB.pack
+_U_iQQB = _S_iQQB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_RemoveRaftVoterRequest_v0(buf, pos):
@@ -119,17 +133,15 @@ def _d_RemoveRaftVoterRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.voter_id, = _U_i(buf, pos)
-    pos += 4
-    e = pos + 16
-    if e > end:
-        raise _short('uuid VoterDirectoryId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.voter_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    if buf[pos] == 0:
+    o0.voter_id, h0_1, l0_1, n = _U_iQQB(buf, pos)
+    pos += 20
+    o0.voter_directory_id = _uuid_from_int((h0_1 << 64) | l0_1) if h0_1 or l0_1 else _ZERO_UUID
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -142,15 +154,15 @@ def _e_RemoveRaftVoterRequest_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.voter_id)
-    b += o0.voter_directory_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.voter_directory_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.voter_directory_id)
+    b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -162,9 +174,8 @@ def _e_RemoveRaftVoterRequest_v0(o0, b, out):
 def _d_RemoveRaftVoterResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(RemoveRaftVoterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -176,7 +187,10 @@ def _d_RemoveRaftVoterResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -192,13 +206,10 @@ def _e_RemoveRaftVoterResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -96,12 +104,21 @@ class SaslAuthenticateResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
+_S_qx = _St('>qx')
+_P_qx = _S_qx.pack
+_U_qx = _S_qx.unpack_from
 
 
 def _d_SaslAuthenticateRequest_v0(buf, pos):
@@ -182,7 +199,10 @@ def _d_SaslAuthenticateResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -205,9 +225,10 @@ def _e_SaslAuthenticateResponse_v0(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.auth_bytes
     b += _P_i(_nbytes(v0))
     b += v0
@@ -227,7 +248,10 @@ def _d_SaslAuthenticateResponse_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -251,9 +275,10 @@ def _e_SaslAuthenticateResponse_v1(o0, b, out):
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.auth_bytes
     b += _P_i(_nbytes(v0))
     b += v0
@@ -264,9 +289,8 @@ def _e_SaslAuthenticateResponse_v1(o0, b, out):
 def _d_SaslAuthenticateResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(SaslAuthenticateResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -278,7 +302,10 @@ def _d_SaslAuthenticateResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -294,9 +321,9 @@ def _d_SaslAuthenticateResponse_v2(buf, pos):
             raise _short('bytes AuthBytes')
         o0.auth_bytes = buf[pos:e]
         pos = e
-    o0.session_lifetime_ms, = _U_q(buf, pos)
+    o0.session_lifetime_ms, n = _U_qB(buf, pos)
     pos += 8
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -310,13 +337,10 @@ def _e_SaslAuthenticateResponse_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.auth_bytes
     k = _nbytes(v0) + 1
     if k < 128:
@@ -324,12 +348,12 @@ def _e_SaslAuthenticateResponse_v2(o0, b, out):
     else:
         b += _uvarint(k)
     b += v0
-    b += _P_q(o0.session_lifetime_ms)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_q(o0.session_lifetime_ms)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_qx(o0.session_lifetime_ms)
     return b
 
 

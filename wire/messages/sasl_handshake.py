@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -106,7 +114,10 @@ def _d_SaslHandshakeRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string Mechanism')
-        o0.mechanism = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.mechanism = _US[n](buf, pos)[0].decode()
+        else:
+            o0.mechanism = buf[pos:e].tobytes().decode()
         pos = e
     o0.unknown_tagged_fields = None
     return o0, pos
@@ -114,9 +125,10 @@ def _d_SaslHandshakeRequest_v0(buf, pos):
 
 def _e_SaslHandshakeRequest_v0(o0, b, out):
     v0 = o0.mechanism
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     return b
 
 
@@ -143,7 +155,10 @@ def _d_SaslHandshakeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Mechanisms')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.mechanisms = l0
@@ -157,9 +172,10 @@ def _e_SaslHandshakeResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_b as _A_b
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_b as _A_b, PA_b as _PA_b, UA_b as _UA_b
 
 class ShareAcknowledgeRequest_AcknowledgeTopic(_Struct):
     """Struct AcknowledgeTopic of ShareAcknowledgeRequest."""
@@ -304,18 +313,36 @@ class ShareAcknowledgeResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_iix = _St('>iix')
+_P_iix = _S_iix.pack
+_U_iix = _S_iix.unpack_from
 _S_qq = _St('>qq')
 _P_qq = _S_qq.pack
 _U_qq = _S_qq.unpack_from
+_S_qqB = _St('>qqB')
+_P_qqB = _S_qqB.pack
+_U_qqB = _S_qqB.unpack_from
 
 
 def _d_ShareAcknowledgeRequest_v0(buf, pos):
@@ -333,7 +360,10 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -347,11 +377,13 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.share_session_epoch, = _U_i(buf, pos)
+    o0.share_session_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -366,13 +398,9 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareAcknowledgeRequest_AcknowledgeTopic)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -387,9 +415,8 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ShareAcknowledgeRequest_AcknowledgePartition)
-                    o2.partition_index, = _U_i(buf, pos)
+                    o2.partition_index, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -404,9 +431,8 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(ShareAcknowledgeRequest_AcknowledgementBatch)
-                            o3.first_offset, o3.last_offset = _U_qq(buf, pos)
+                            o3.first_offset, o3.last_offset, n = _U_qqB(buf, pos)
                             pos += 16
-                            n = buf[pos]
                             if n < 128:
                                 pos += 1
                             else:
@@ -417,7 +443,10 @@ def _d_ShareAcknowledgeRequest_v0(buf, pos):
                             else:
                                 if n > end - pos:
                                     raise _short('array AcknowledgeTypes')
-                                o3.acknowledge_types = list(_A_b[n].unpack_from(buf, pos))
+                                if n < _ARRAY_FAST:
+                                    o3.acknowledge_types = list(_UA_b[n](buf, pos))
+                                else:
+                                    o3.acknowledge_types = list(_A_b[n].unpack_from(buf, pos))
                                 pos += 1 * n
                             if buf[pos] == 0:
                                 pos += 1
@@ -453,24 +482,18 @@ def _e_ShareAcknowledgeRequest_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.member_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.share_session_epoch)
     v0 = o0.topics
     k = len(v0) + 1
@@ -479,7 +502,10 @@ def _e_ShareAcknowledgeRequest_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -497,12 +523,15 @@ def _e_ShareAcknowledgeRequest_v0(o0, b, out):
             for o3 in v2:
                 b += _P_qq(o3.first_offset, o3.last_offset)
                 v3 = o3.acknowledge_types
-                k = len(v3) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v3)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_b[n](*v3)
                 else:
-                    b += _uvarint(k)
-                b += _A_b[len(v3)].pack(*v3)
+                    b += _uvarint(n + 1)
+                    b += _A_b[n].pack(*v3)
                 u3 = o3.unknown_tagged_fields
                 if u3:
                     _put_tags(b, (), u3)
@@ -529,9 +558,8 @@ def _e_ShareAcknowledgeRequest_v0(o0, b, out):
 def _d_ShareAcknowledgeResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareAcknowledgeResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -543,7 +571,10 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -560,13 +591,9 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -581,9 +608,8 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(ShareAcknowledgeResponse_PartitionData)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -595,12 +621,15 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     o3 = _new(ShareAcknowledgeResponse_LeaderIdAndEpoch)
-                    o3.leader_id, o3.leader_epoch = _U_ii(buf, pos)
+                    o3.leader_id, o3.leader_epoch, n = _U_iiB(buf, pos)
                     pos += 8
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o3.unknown_tagged_fields = None
                     else:
@@ -635,9 +664,8 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareAcknowledgeResponse_NodeEndpoint)
-            o1.node_id, = _U_i(buf, pos)
+            o1.node_id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -649,11 +677,13 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_i(buf, pos)
+            o1.port, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -665,7 +695,10 @@ def _d_ShareAcknowledgeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -688,13 +721,10 @@ def _e_ShareAcknowledgeResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.responses
     k = len(v0) + 1
     if k < 128:
@@ -702,7 +732,10 @@ def _e_ShareAcknowledgeResponse_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -715,20 +748,17 @@ def _e_ShareAcknowledgeResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             o3 = o2.current_leader
-            b += _P_ii(o3.leader_id, o3.leader_epoch)
             u3 = o3.unknown_tagged_fields
             if u3:
+                b += _P_ii(o3.leader_id, o3.leader_epoch)
                 _put_tags(b, (), u3)
             else:
-                b.append(0)
+                b += _P_iix(o3.leader_id, o3.leader_epoch)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -748,25 +778,19 @@ def _e_ShareAcknowledgeResponse_v0(o0, b, out):
     for o1 in v0:
         b += _P_i(o1.node_id)
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_i(o1.port)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ShareGroupDescribeRequest(_Message):
     """Kafka request ShareGroupDescribeRequest, versions 0-0."""
@@ -232,18 +241,36 @@ class ShareGroupDescribeResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_ShareGroupDescribeRequest_v0(buf, pos):
@@ -275,13 +302,16 @@ def _d_ShareGroupDescribeRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupIds')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.group_ids = l0
-    o0.include_authorized_operations, = _U_o(buf, pos)
+    o0.include_authorized_operations, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -298,28 +328,24 @@ def _e_ShareGroupDescribeRequest_v0(o0, b, out):
         b += _uvarint(k)
     for x0 in v0:
         v1 = x0
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-    b += _P_o(o0.include_authorized_operations)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.include_authorized_operations else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.include_authorized_operations)
     return b
 
 
 def _d_ShareGroupDescribeResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareGroupDescribeResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -334,9 +360,8 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(ShareGroupDescribeResponse_DescribedGroup)
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -348,7 +373,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -362,7 +390,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupId')
-                o1.group_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -376,11 +407,13 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string GroupState')
-                o1.group_state = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.group_state = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.group_state = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.group_epoch, o1.assignment_epoch = _U_ii(buf, pos)
+            o1.group_epoch, o1.assignment_epoch, n = _U_iiB(buf, pos)
             pos += 8
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -392,7 +425,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string AssignorName')
-                o1.assignor_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.assignor_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.assignor_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -421,7 +457,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string MemberId')
-                        o2.member_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.member_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.member_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -435,11 +474,13 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string RackId')
-                        o2.rack_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.rack_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.rack_id = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.member_epoch, = _U_i(buf, pos)
+                    o2.member_epoch, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -451,7 +492,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientId')
-                        o2.client_id = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_id = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_id = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -465,7 +509,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ClientHost')
-                        o2.client_host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.client_host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.client_host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -493,7 +540,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string SubscribedTopicNames')
-                                x2 = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    x2 = _US[n](buf, pos)[0].decode()
+                                else:
+                                    x2 = buf[pos:e].tobytes().decode()
                                 pos = e
                             a2(x2)
                         o2.subscribed_topic_names = l2
@@ -513,13 +563,9 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         a3 = l3.append
                         for _ in range(n):
                             o4 = _new(ShareGroupDescribeResponse_TopicPartitions)
-                            e = pos + 16
-                            if e > end:
-                                raise _short('uuid TopicId')
-                            i = _from_bytes(buf[pos:e], 'big')
-                            o4.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                            pos = e
-                            n = buf[pos]
+                            h4_0, l4_0, n = _U_QQB(buf, pos)
+                            pos += 16
+                            o4.topic_id = _uuid_from_int((h4_0 << 64) | l4_0) if h4_0 or l4_0 else _ZERO_UUID
                             if n < 128:
                                 pos += 1
                             else:
@@ -531,7 +577,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                                 e = pos + n
                                 if e > end:
                                     raise _short('string TopicName')
-                                o4.topic_name = buf[pos:e].tobytes().decode()
+                                if n < _STR_FAST:
+                                    o4.topic_name = _US[n](buf, pos)[0].decode()
+                                else:
+                                    o4.topic_name = buf[pos:e].tobytes().decode()
                                 pos = e
                             n = buf[pos]
                             if n < 128:
@@ -544,7 +593,10 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                             else:
                                 if n > end - pos:
                                     raise _short('array Partitions')
-                                o4.partitions = list(_A_i[n].unpack_from(buf, pos))
+                                if n < _ARRAY_FAST:
+                                    o4.partitions = list(_UA_i[n](buf, pos))
+                                else:
+                                    o4.partitions = list(_A_i[n].unpack_from(buf, pos))
                                 pos += 4 * n
                             if buf[pos] == 0:
                                 pos += 1
@@ -566,9 +618,9 @@ def _d_ShareGroupDescribeResponse_v0(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.members = l1
-            o1.authorized_operations, = _U_i(buf, pos)
+            o1.authorized_operations, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -597,38 +649,26 @@ def _e_ShareGroupDescribeResponse_v0(o0, b, out):
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         v1 = o1.group_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.group_state
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_ii(o1.group_epoch, o1.assignment_epoch)
         v1 = o1.assignor_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.members
         k = len(v1) + 1
         if k < 128:
@@ -637,41 +677,29 @@ def _e_ShareGroupDescribeResponse_v0(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.member_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.rack_id
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             b += _P_i(o2.member_epoch)
             v2 = o2.client_id
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.client_host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.subscribed_topic_names
             k = len(v2) + 1
             if k < 128:
@@ -680,13 +708,10 @@ def _e_ShareGroupDescribeResponse_v0(o0, b, out):
                 b += _uvarint(k)
             for x2 in v2:
                 v3 = x2
-                v3 = v3.encode()
-                k = len(v3) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v3
+                c = _CSTR.get(v3)
+                if c is None:
+                    c = _compact_string(v3)
+                b += c
             o3 = o2.assignment
             v3 = o3.topic_partitions
             k = len(v3) + 1
@@ -695,22 +720,25 @@ def _e_ShareGroupDescribeResponse_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o4 in v3:
-                b += o4.topic_id.int.to_bytes(16, 'big')
+                c = _UUID_BYTES.get(o4.topic_id.int)
+                if c is None:
+                    c = _uuid_bytes(o4.topic_id)
+                b += c
                 v4 = o4.topic_name
-                v4 = v4.encode()
-                k = len(v4) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v4
+                c = _CSTR.get(v4)
+                if c is None:
+                    c = _compact_string(v4)
+                b += c
                 v4 = o4.partitions
-                k = len(v4) + 1
-                if k < 128:
-                    b.append(k)
+                n = len(v4)
+                if n == 0:
+                    b += b'\x01'
+                elif n < _ARRAY_FAST:
+                    b.append(n + 1)
+                    b += _PA_i[n](*v4)
                 else:
-                    b += _uvarint(k)
-                b += _A_i[len(v4)].pack(*v4)
+                    b += _uvarint(n + 1)
+                    b += _A_i[n].pack(*v4)
                 u4 = o4.unknown_tagged_fields
                 if u4:
                     _put_tags(b, (), u4)
@@ -726,12 +754,12 @@ def _e_ShareGroupDescribeResponse_v0(o0, b, out):
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.authorized_operations)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.authorized_operations)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.authorized_operations)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class ShareGroupHeartbeatRequest(_Message):
     """Kafka request ShareGroupHeartbeatRequest, versions 0-0."""
@@ -165,12 +174,21 @@ class ShareGroupHeartbeatResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
@@ -191,7 +209,10 @@ def _d_ShareGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -205,11 +226,13 @@ def _d_ShareGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.member_epoch, = _U_i(buf, pos)
+    o0.member_epoch, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -221,7 +244,10 @@ def _d_ShareGroupHeartbeatRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string RackId')
-        o0.rack_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.rack_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.rack_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -249,7 +275,10 @@ def _d_ShareGroupHeartbeatRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string SubscribedTopicNames')
-                x0 = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    x0 = _US[n](buf, pos)[0].decode()
+                else:
+                    x0 = buf[pos:e].tobytes().decode()
                 pos = e
             a0(x0)
         o0.subscribed_topic_names = l0
@@ -263,33 +292,24 @@ def _d_ShareGroupHeartbeatRequest_v0(buf, pos):
 
 def _e_ShareGroupHeartbeatRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.member_epoch)
     v0 = o0.rack_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.subscribed_topic_names
     if v0 is None:
         b.append(0)
@@ -301,13 +321,10 @@ def _e_ShareGroupHeartbeatRequest_v0(o0, b, out):
             b += _uvarint(k)
         for x0 in v0:
             v1 = x0
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -319,9 +336,8 @@ def _e_ShareGroupHeartbeatRequest_v0(o0, b, out):
 def _d_ShareGroupHeartbeatResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(ShareGroupHeartbeatResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -333,7 +349,10 @@ def _d_ShareGroupHeartbeatResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -347,7 +366,10 @@ def _d_ShareGroupHeartbeatResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.member_epoch, o0.heartbeat_interval_ms = _U_ii(buf, pos)
     pos += 8
@@ -372,13 +394,9 @@ def _d_ShareGroupHeartbeatResponse_v0(buf, pos):
             a1 = l1.append
             for _ in range(n):
                 o2 = _new(ShareGroupHeartbeatResponse_TopicPartitions)
-                e = pos + 16
-                if e > end:
-                    raise _short('uuid TopicId')
-                i = _from_bytes(buf[pos:e], 'big')
-                o2.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                pos = e
-                n = buf[pos]
+                h2_0, l2_0, n = _U_QQB(buf, pos)
+                pos += 16
+                o2.topic_id = _uuid_from_int((h2_0 << 64) | l2_0) if h2_0 or l2_0 else _ZERO_UUID
                 if n < 128:
                     pos += 1
                 else:
@@ -389,7 +407,10 @@ def _d_ShareGroupHeartbeatResponse_v0(buf, pos):
                 else:
                     if n > end - pos:
                         raise _short('array Partitions')
-                    o2.partitions = list(_A_i[n].unpack_from(buf, pos))
+                    if n < _ARRAY_FAST:
+                        o2.partitions = list(_UA_i[n](buf, pos))
+                    else:
+                        o2.partitions = list(_A_i[n].unpack_from(buf, pos))
                     pos += 4 * n
                 if buf[pos] == 0:
                     pos += 1
@@ -418,24 +439,18 @@ def _e_ShareGroupHeartbeatResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.member_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_ii(o0.member_epoch, o0.heartbeat_interval_ms)
     o1 = o0.assignment
     if o1 is None:
@@ -449,14 +464,20 @@ def _e_ShareGroupHeartbeatResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += o2.topic_id.int.to_bytes(16, 'big')
+            c = _UUID_BYTES.get(o2.topic_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.topic_id)
+            b += c
             v2 = o2.partitions
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

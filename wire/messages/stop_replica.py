@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class StopReplicaRequest_StopReplicaPartitionV0(_Struct):
     """Struct StopReplicaPartitionV0 of StopReplicaRequest."""
@@ -249,24 +258,48 @@ class StopReplicaResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_iio = _St('>ii?')
 _P_iio = _S_iio.pack
 _U_iio = _S_iio.unpack_from
+_S_iioB = _St('>ii?B')
+_P_iioB = _S_iioB.pack
+_U_iioB = _S_iioB.unpack_from
+_S_iiox = _St('>ii?x')
+_P_iiox = _S_iiox.pack
+_U_iiox = _S_iiox.unpack_from
 _S_iiq = _St('>iiq')
 _P_iiq = _S_iiq.pack
 _U_iiq = _S_iiq.unpack_from
+_S_iiqB = _St('>iiqB')
+_P_iiqB = _S_iiqB.pack
+_U_iiqB = _S_iiqB.unpack_from
 _S_iiqo = _St('>iiq?')
 _P_iiqo = _S_iiqo.pack
 _U_iiqo = _S_iiqo.unpack_from
+_S_iiqoB = _St('>iiq?B')
+_P_iiqoB = _S_iiqoB.pack
+_U_iiqoB = _S_iiqoB.unpack_from
 _S_ioiq = _St('>i?iq')
 _P_ioiq = _S_ioiq.pack
 _U_ioiq = _S_ioiq.unpack_from
+_S_ioiqB = _St('>i?iqB')
+_P_ioiqB = _S_ioiqB.pack
+_U_ioiqB = _S_ioiqB.unpack_from
 
 
 def _d_StopReplicaRequest_v0(buf, pos):
@@ -293,7 +326,10 @@ def _d_StopReplicaRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, = _U_i(buf, pos)
             pos += 4
@@ -314,9 +350,10 @@ def _e_StopReplicaRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.partition_index)
     return b
 
@@ -345,7 +382,10 @@ def _d_StopReplicaRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -354,7 +394,10 @@ def _d_StopReplicaRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -372,21 +415,28 @@ def _e_StopReplicaRequest_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_indexes
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     return b
 
 
 def _d_StopReplicaRequest_v2(buf, pos):
     end = len(buf)
     o0 = _new(StopReplicaRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.delete_partitions = _U_iiqo(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, o0.delete_partitions, n = _U_iiqoB(buf, pos)
     pos += 17
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -413,7 +463,10 @@ def _d_StopReplicaRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -426,7 +479,10 @@ def _d_StopReplicaRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array PartitionIndexes')
-                o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.partition_indexes = list(_UA_i[n](buf, pos))
+                else:
+                    o1.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             if buf[pos] == 0:
                 pos += 1
@@ -456,20 +512,20 @@ def _e_StopReplicaRequest_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_indexes
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
+        n = len(v1)
+        if n == 0:
+            b += b'\x01'
+        elif n < _ARRAY_FAST:
+            b.append(n + 1)
+            b += _PA_i[n](*v1)
         else:
-            b += _uvarint(k)
-        b += _A_i[len(v1)].pack(*v1)
+            b += _uvarint(n + 1)
+            b += _A_i[n].pack(*v1)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -486,9 +542,8 @@ def _e_StopReplicaRequest_v2(o0, b, out):
 def _d_StopReplicaRequest_v3(buf, pos):
     end = len(buf)
     o0 = _new(StopReplicaRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch = _U_iiq(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, n = _U_iiqB(buf, pos)
     pos += 16
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -515,7 +570,10 @@ def _d_StopReplicaRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -532,9 +590,9 @@ def _d_StopReplicaRequest_v3(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(StopReplicaRequest_StopReplicaPartitionState)
-                    o2.partition_index, o2.leader_epoch, o2.delete_partition = _U_iio(buf, pos)
+                    o2.partition_index, o2.leader_epoch, o2.delete_partition, n = _U_iioB(buf, pos)
                     pos += 9
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -570,13 +628,10 @@ def _e_StopReplicaRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -584,12 +639,12 @@ def _e_StopReplicaRequest_v3(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iio(o2.partition_index, o2.leader_epoch, o2.delete_partition)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iio(o2.partition_index, o2.leader_epoch, o2.delete_partition)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiox(o2.partition_index, o2.leader_epoch, o2.delete_partition)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -606,9 +661,8 @@ def _e_StopReplicaRequest_v3(o0, b, out):
 def _d_StopReplicaRequest_v4(buf, pos):
     end = len(buf)
     o0 = _new(StopReplicaRequest)
-    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch = _U_ioiq(buf, pos)
+    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch, n = _U_ioiqB(buf, pos)
     pos += 17
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -635,7 +689,10 @@ def _d_StopReplicaRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -652,9 +709,9 @@ def _d_StopReplicaRequest_v4(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(StopReplicaRequest_StopReplicaPartitionState)
-                    o2.partition_index, o2.leader_epoch, o2.delete_partition = _U_iio(buf, pos)
+                    o2.partition_index, o2.leader_epoch, o2.delete_partition, n = _U_iioB(buf, pos)
                     pos += 9
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -689,13 +746,10 @@ def _e_StopReplicaRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -703,12 +757,12 @@ def _e_StopReplicaRequest_v4(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iio(o2.partition_index, o2.leader_epoch, o2.delete_partition)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iio(o2.partition_index, o2.leader_epoch, o2.delete_partition)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiox(o2.partition_index, o2.leader_epoch, o2.delete_partition)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -746,7 +800,10 @@ def _d_StopReplicaResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.error_code = _U_ih(buf, pos)
             pos += 6
@@ -763,9 +820,10 @@ def _e_StopReplicaResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_ih(o1.partition_index, o1.error_code)
     return b
 
@@ -773,9 +831,8 @@ def _e_StopReplicaResponse_v0(o0, b, out):
 def _d_StopReplicaResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(StopReplicaResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -802,11 +859,14 @@ def _d_StopReplicaResponse_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.partition_index, o1.error_code = _U_ih(buf, pos)
+            o1.partition_index, o1.error_code, n = _U_ihB(buf, pos)
             pos += 6
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -831,19 +891,16 @@ def _e_StopReplicaResponse_v2(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_ih(o1.partition_index, o1.error_code)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_ih(o1.partition_index, o1.error_code)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ihx(o1.partition_index, o1.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -146,9 +154,15 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 
 
 def _d_SyncGroupRequest_v0(buf, pos):
@@ -162,7 +176,10 @@ def _d_SyncGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id, = _U_i(buf, pos)
     pos += 4
@@ -174,7 +191,10 @@ def _d_SyncGroupRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -195,7 +215,10 @@ def _d_SyncGroupRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -219,21 +242,24 @@ def _d_SyncGroupRequest_v0(buf, pos):
 
 def _e_SyncGroupRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.assignments
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.assignment
         b += _P_i(_nbytes(v1))
         b += v1
@@ -251,7 +277,10 @@ def _d_SyncGroupRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.generation_id, = _U_i(buf, pos)
     pos += 4
@@ -263,7 +292,10 @@ def _d_SyncGroupRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -273,7 +305,10 @@ def _d_SyncGroupRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_i(buf, pos)
     pos += 4
@@ -294,7 +329,10 @@ def _d_SyncGroupRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -317,28 +355,32 @@ def _d_SyncGroupRequest_v3(buf, pos):
 
 def _e_SyncGroupRequest_v3(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b += b'\xff\xff'
     else:
-        v0 = v0.encode()
-        b += _P_h(len(v0))
-        b += v0
+        c = _STR16.get(v0)
+        if c is None:
+            c = _string16(v0)
+        b += c
     v0 = o0.assignments
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.assignment
         b += _P_i(_nbytes(v1))
         b += v1
@@ -360,11 +402,13 @@ def _d_SyncGroupRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation_id, = _U_i(buf, pos)
+    o0.generation_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -376,7 +420,10 @@ def _d_SyncGroupRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -390,7 +437,10 @@ def _d_SyncGroupRequest_v4(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -419,7 +469,10 @@ def _d_SyncGroupRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -454,33 +507,24 @@ def _d_SyncGroupRequest_v4(buf, pos):
 
 def _e_SyncGroupRequest_v4(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.assignments
     k = len(v0) + 1
     if k < 128:
@@ -489,13 +533,10 @@ def _e_SyncGroupRequest_v4(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.assignment
         k = _nbytes(v1) + 1
         if k < 128:
@@ -531,11 +572,13 @@ def _d_SyncGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.generation_id, = _U_i(buf, pos)
+    o0.generation_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -547,7 +590,10 @@ def _d_SyncGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -561,7 +607,10 @@ def _d_SyncGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -575,7 +624,10 @@ def _d_SyncGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -589,7 +641,10 @@ def _d_SyncGroupRequest_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -618,7 +673,10 @@ def _d_SyncGroupRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string MemberId')
-                o1.member_id = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.member_id = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.member_id = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -651,55 +709,40 @@ def _d_SyncGroupRequest_v5(buf, pos):
 
 def _e_SyncGroupRequest_v5(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_i(o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_type
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_name
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.assignments
     k = len(v0) + 1
     if k < 128:
@@ -708,13 +751,10 @@ def _e_SyncGroupRequest_v5(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.member_id
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.assignment
         k = _nbytes(v1) + 1
         if k < 128:
@@ -797,9 +837,8 @@ def _e_SyncGroupResponse_v1(o0, b, out):
 def _d_SyncGroupResponse_v4(buf, pos):
     end = len(buf)
     o0 = _new(SyncGroupResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -843,9 +882,8 @@ def _e_SyncGroupResponse_v4(o0, b, out):
 def _d_SyncGroupResponse_v5(buf, pos):
     end = len(buf)
     o0 = _new(SyncGroupResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -857,7 +895,10 @@ def _d_SyncGroupResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolType')
-        o0.protocol_type = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_type = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_type = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -871,7 +912,10 @@ def _d_SyncGroupResponse_v5(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ProtocolName')
-        o0.protocol_name = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.protocol_name = _US[n](buf, pos)[0].decode()
+        else:
+            o0.protocol_name = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -901,24 +945,18 @@ def _e_SyncGroupResponse_v5(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.protocol_name
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.assignment
     k = _nbytes(v0) + 1
     if k < 128:

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -224,21 +232,36 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
 _S_iqi = _St('>iqi')
 _P_iqi = _S_iqi.pack
 _U_iqi = _S_iqi.unpack_from
+_S_iqiB = _St('>iqiB')
+_P_iqiB = _S_iqiB.pack
+_U_iqiB = _S_iqiB.unpack_from
 _S_qh = _St('>qh')
 _P_qh = _S_qh.pack
 _U_qh = _S_qh.unpack_from
 _S_qhi = _St('>qhi')
 _P_qhi = _S_qhi.pack
 _U_qhi = _S_qhi.unpack_from
+_S_qhiB = _St('>qhiB')
+_P_qhiB = _S_qhiB.pack
+_U_qhiB = _S_qhiB.unpack_from
 
 
 def _d_TxnOffsetCommitRequest_v0(buf, pos):
@@ -252,7 +275,10 @@ def _d_TxnOffsetCommitRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -262,7 +288,10 @@ def _d_TxnOffsetCommitRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.producer_id, o0.producer_epoch = _U_qh(buf, pos)
     pos += 10
@@ -285,7 +314,10 @@ def _d_TxnOffsetCommitRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -308,7 +340,10 @@ def _d_TxnOffsetCommitRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.committed_leader_epoch = -1
                     o2.unknown_tagged_fields = None
@@ -326,21 +361,24 @@ def _d_TxnOffsetCommitRequest_v0(buf, pos):
 
 def _e_TxnOffsetCommitRequest_v0(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qh(o0.producer_id, o0.producer_epoch)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -349,9 +387,10 @@ def _e_TxnOffsetCommitRequest_v0(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -366,7 +405,10 @@ def _d_TxnOffsetCommitRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     n, = _U_h(buf, pos)
     pos += 2
@@ -376,7 +418,10 @@ def _d_TxnOffsetCommitRequest_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     o0.producer_id, o0.producer_epoch = _U_qh(buf, pos)
     pos += 10
@@ -399,7 +444,10 @@ def _d_TxnOffsetCommitRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -422,7 +470,10 @@ def _d_TxnOffsetCommitRequest_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -439,21 +490,24 @@ def _d_TxnOffsetCommitRequest_v2(buf, pos):
 
 def _e_TxnOffsetCommitRequest_v2(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     v0 = o0.group_id
-    v0 = v0.encode()
-    b += _P_h(len(v0))
-    b += v0
+    c = _STR16.get(v0)
+    if c is None:
+        c = _string16(v0)
+    b += c
     b += _P_qh(o0.producer_id, o0.producer_epoch)
     v0 = o0.topics
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -462,9 +516,10 @@ def _e_TxnOffsetCommitRequest_v2(o0, b, out):
             if v2 is None:
                 b += b'\xff\xff'
             else:
-                v2 = v2.encode()
-                b += _P_h(len(v2))
-                b += v2
+                c = _STR16.get(v2)
+                if c is None:
+                    c = _string16(v2)
+                b += c
     return b
 
 
@@ -483,7 +538,10 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string TransactionalId')
-        o0.transactional_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.transactional_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.transactional_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -497,11 +555,13 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.producer_id, o0.producer_epoch, o0.generation_id = _U_qhi(buf, pos)
+    o0.producer_id, o0.producer_epoch, o0.generation_id, n = _U_qhiB(buf, pos)
     pos += 14
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -513,7 +573,10 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string MemberId')
-        o0.member_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.member_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.member_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -527,7 +590,10 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupInstanceId')
-        o0.group_instance_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_instance_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_instance_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -556,7 +622,10 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -573,9 +642,8 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition)
-                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch = _U_iqi(buf, pos)
+                    o2.partition_index, o2.committed_offset, o2.committed_leader_epoch, n = _U_iqiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -587,7 +655,10 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string CommittedMetadata')
-                        o2.committed_metadata = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.committed_metadata = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.committed_metadata = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -613,41 +684,29 @@ def _d_TxnOffsetCommitRequest_v3(buf, pos):
 
 def _e_TxnOffsetCommitRequest_v3(o0, b, out):
     v0 = o0.transactional_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     b += _P_qhi(o0.producer_id, o0.producer_epoch, o0.generation_id)
     v0 = o0.member_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.group_instance_id
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -656,13 +715,10 @@ def _e_TxnOffsetCommitRequest_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -675,13 +731,10 @@ def _e_TxnOffsetCommitRequest_v3(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -724,7 +777,10 @@ def _d_TxnOffsetCommitResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -755,9 +811,10 @@ def _e_TxnOffsetCommitResponse_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partitions
         b += _P_i(len(v1))
         for o2 in v1:
@@ -768,9 +825,8 @@ def _e_TxnOffsetCommitResponse_v0(o0, b, out):
 def _d_TxnOffsetCommitResponse_v3(buf, pos):
     end = len(buf)
     o0 = _new(TxnOffsetCommitResponse)
-    o0.throttle_time_ms, = _U_i(buf, pos)
+    o0.throttle_time_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -797,7 +853,10 @@ def _d_TxnOffsetCommitResponse_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -814,9 +873,9 @@ def _d_TxnOffsetCommitResponse_v3(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition)
-                    o2.partition_index, o2.error_code = _U_ih(buf, pos)
+                    o2.partition_index, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -848,13 +907,10 @@ def _e_TxnOffsetCommitResponse_v3(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -862,12 +918,12 @@ def _e_TxnOffsetCommitResponse_v3(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ih(o2.partition_index, o2.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ih(o2.partition_index, o2.error_code)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihx(o2.partition_index, o2.error_code)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)

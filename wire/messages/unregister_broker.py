@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -93,17 +101,26 @@ class UnregisterBrokerResponse(_Message):
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_UnregisterBrokerRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(UnregisterBrokerRequest)
-    o0.broker_id, = _U_i(buf, pos)
+    o0.broker_id, n = _U_iB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -112,21 +129,20 @@ def _d_UnregisterBrokerRequest_v0(buf, pos):
 
 
 def _e_UnregisterBrokerRequest_v0(o0, b, out):
-    b += _P_i(o0.broker_id)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_i(o0.broker_id)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ix(o0.broker_id)
     return b
 
 
 def _d_UnregisterBrokerResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(UnregisterBrokerResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -138,7 +154,10 @@ def _d_UnregisterBrokerResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     if buf[pos] == 0:
         pos += 1
@@ -154,13 +173,10 @@ def _e_UnregisterBrokerResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

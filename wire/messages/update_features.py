@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -163,29 +171,52 @@ class UpdateFeaturesResponse(_Message):
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_hb = _St('>hb')
 _P_hb = _S_hb.pack
 _U_hb = _S_hb.unpack_from
+_S_hbB = _St('>hbB')
+_P_hbB = _S_hbB.pack
+_U_hbB = _S_hbB.unpack_from
+_S_hbx = _St('>hbx')
+_P_hbx = _S_hbx.pack
+_U_hbx = _S_hbx.unpack_from
 _S_ho = _St('>h?')
 _P_ho = _S_ho.pack
 _U_ho = _S_ho.unpack_from
+_S_hoB = _St('>h?B')
+_P_hoB = _S_hoB.pack
+_U_hoB = _S_hoB.unpack_from
+_S_hox = _St('>h?x')
+_P_hox = _S_hox.pack
+_U_hox = _S_hox.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
-_S_o = _St('>?')
-_P_o = _S_o.pack
-_U_o = _S_o.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_oB = _St('>?B')
+_P_oB = _S_oB.pack
+_U_oB = _S_oB.unpack_from
+_S_ox = _St('>?x')
+_P_ox = _S_ox.pack
+_U_ox = _S_ox.unpack_from
 
 
 def _d_UpdateFeaturesRequest_v0(buf, pos):
     end = len(buf)
     o0 = _new(UpdateFeaturesRequest)
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -212,12 +243,15 @@ def _d_UpdateFeaturesRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Feature')
-                o1.feature = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.feature = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.feature = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.max_version_level, o1.allow_downgrade = _U_ho(buf, pos)
+            o1.max_version_level, o1.allow_downgrade, n = _U_hoB(buf, pos)
             pos += 3
             o1.upgrade_type = 1
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -243,19 +277,16 @@ def _e_UpdateFeaturesRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.feature
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_ho(o1.max_version_level, o1.allow_downgrade)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_ho(o1.max_version_level, o1.allow_downgrade)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_hox(o1.max_version_level, o1.allow_downgrade)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -267,9 +298,8 @@ def _e_UpdateFeaturesRequest_v0(o0, b, out):
 def _d_UpdateFeaturesRequest_v1(buf, pos):
     end = len(buf)
     o0 = _new(UpdateFeaturesRequest)
-    o0.timeout_ms, = _U_i(buf, pos)
+    o0.timeout_ms, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -296,21 +326,24 @@ def _d_UpdateFeaturesRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Feature')
-                o1.feature = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.feature = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.feature = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.max_version_level, o1.upgrade_type = _U_hb(buf, pos)
+            o1.max_version_level, o1.upgrade_type, n = _U_hbB(buf, pos)
             pos += 3
             o1.allow_downgrade = False
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
                 o1.unknown_tagged_fields, pos = _skip_tags(buf, pos)
             a0(o1)
         o0.feature_updates = l0
-    o0.validate_only, = _U_o(buf, pos)
+    o0.validate_only, n = _U_oB(buf, pos)
     pos += 1
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -328,34 +361,30 @@ def _e_UpdateFeaturesRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.feature
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_hb(o1.max_version_level, o1.upgrade_type)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_hb(o1.max_version_level, o1.upgrade_type)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
-    b += _P_o(o0.validate_only)
+            b += _P_hbx(o1.max_version_level, o1.upgrade_type)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b.append(1 if o0.validate_only else 0)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_ox(o0.validate_only)
     return b
 
 
 def _d_UpdateFeaturesResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(UpdateFeaturesResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -367,7 +396,10 @@ def _d_UpdateFeaturesResponse_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -396,11 +428,13 @@ def _d_UpdateFeaturesResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Feature')
-                o1.feature = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.feature = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.feature = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.error_code, = _U_h(buf, pos)
+            o1.error_code, n = _U_hB(buf, pos)
             pos += 2
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -412,7 +446,10 @@ def _d_UpdateFeaturesResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string ErrorMessage')
-                o1.error_message = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.error_message = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.error_message = buf[pos:e].tobytes().decode()
                 pos = e
             if buf[pos] == 0:
                 pos += 1
@@ -435,13 +472,10 @@ def _e_UpdateFeaturesResponse_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.results
     k = len(v0) + 1
     if k < 128:
@@ -450,25 +484,19 @@ def _e_UpdateFeaturesResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.feature
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         b += _P_h(o1.error_code)
         v1 = o1.error_message
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -485,9 +513,8 @@ def _e_UpdateFeaturesResponse_v0(o0, b, out):
 def _d_UpdateFeaturesResponse_v2(buf, pos):
     end = len(buf)
     o0 = _new(UpdateFeaturesResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -499,7 +526,10 @@ def _d_UpdateFeaturesResponse_v2(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ErrorMessage')
-        o0.error_message = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.error_message = _US[n](buf, pos)[0].decode()
+        else:
+            o0.error_message = buf[pos:e].tobytes().decode()
         pos = e
     o0.results = []
     if buf[pos] == 0:
@@ -516,13 +546,10 @@ def _e_UpdateFeaturesResponse_v2(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)

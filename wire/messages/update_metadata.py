@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class UpdateMetadataRequest_UpdateMetadataPartitionState(_Struct):
     """Struct UpdateMetadataPartitionState of UpdateMetadataRequest."""
@@ -250,27 +259,48 @@ class UpdateMetadataResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_b = _St('>b')
 _P_b = _S_b.pack
 _U_b = _S_b.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
+_S_hx = _St('>hx')
+_P_hx = _S_hx.pack
+_U_hx = _S_hx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
 _S_iiii = _St('>iiii')
 _P_iiii = _S_iiii.pack
 _U_iiii = _S_iiii.unpack_from
+_S_iiiiB = _St('>iiiiB')
+_P_iiiiB = _S_iiiiB.pack
+_U_iiiiB = _S_iiiiB.unpack_from
 _S_iiq = _St('>iiq')
 _P_iiq = _S_iiq.pack
 _U_iiq = _S_iiq.unpack_from
+_S_iiqB = _St('>iiqB')
+_P_iiqB = _S_iiqB.pack
+_U_iiqB = _S_iiqB.unpack_from
 _S_ioiq = _St('>i?iq')
 _P_ioiq = _S_ioiq.pack
 _U_ioiq = _S_ioiq.unpack_from
+_S_ioiqB = _St('>i?iqB')
+_P_ioiqB = _S_ioiqB.pack
+_U_ioiqB = _S_ioiqB.unpack_from
 
 
 def _d_UpdateMetadataRequest_v0(buf, pos):
@@ -297,7 +327,10 @@ def _d_UpdateMetadataRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -308,7 +341,10 @@ def _d_UpdateMetadataRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.zk_version, = _U_i(buf, pos)
             pos += 4
@@ -319,7 +355,10 @@ def _d_UpdateMetadataRequest_v0(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.offline_replicas = []
             o1.unknown_tagged_fields = None
@@ -346,7 +385,10 @@ def _d_UpdateMetadataRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string V0Host')
-                o1.v0_host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.v0_host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.v0_host = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_port, = _U_i(buf, pos)
             pos += 4
@@ -369,25 +411,41 @@ def _e_UpdateMetadataRequest_v0(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.zk_version)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
         b += _P_i(o1.id)
         v1 = o1.v0_host
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_i(o1.v0_port)
     return b
 
@@ -416,7 +474,10 @@ def _d_UpdateMetadataRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -427,7 +488,10 @@ def _d_UpdateMetadataRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.zk_version, = _U_i(buf, pos)
             pos += 4
@@ -438,7 +502,10 @@ def _d_UpdateMetadataRequest_v1(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.offline_replicas = []
             o1.unknown_tagged_fields = None
@@ -478,7 +545,10 @@ def _d_UpdateMetadataRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.security_protocol, = _U_h(buf, pos)
                     pos += 2
@@ -506,17 +576,32 @@ def _e_UpdateMetadataRequest_v1(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.zk_version)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
@@ -526,9 +611,10 @@ def _e_UpdateMetadataRequest_v1(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_h(o2.security_protocol)
     return b
 
@@ -557,7 +643,10 @@ def _d_UpdateMetadataRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -568,7 +657,10 @@ def _d_UpdateMetadataRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.zk_version, = _U_i(buf, pos)
             pos += 4
@@ -579,7 +671,10 @@ def _d_UpdateMetadataRequest_v2(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.offline_replicas = []
             o1.unknown_tagged_fields = None
@@ -619,7 +714,10 @@ def _d_UpdateMetadataRequest_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.security_protocol, = _U_h(buf, pos)
                     pos += 2
@@ -635,7 +733,10 @@ def _d_UpdateMetadataRequest_v2(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -656,17 +757,32 @@ def _e_UpdateMetadataRequest_v2(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.zk_version)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
@@ -676,17 +792,19 @@ def _e_UpdateMetadataRequest_v2(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_h(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -714,7 +832,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -725,7 +846,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.zk_version, = _U_i(buf, pos)
             pos += 4
@@ -736,7 +860,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.offline_replicas = []
             o1.unknown_tagged_fields = None
@@ -776,7 +903,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -786,7 +916,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.security_protocol, = _U_h(buf, pos)
                     pos += 2
@@ -801,7 +934,10 @@ def _d_UpdateMetadataRequest_v3(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -822,17 +958,32 @@ def _e_UpdateMetadataRequest_v3(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.zk_version)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
@@ -842,21 +993,24 @@ def _e_UpdateMetadataRequest_v3(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_h(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -884,7 +1038,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch = _U_iiii(buf, pos)
             pos += 16
@@ -895,7 +1052,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Isr')
-                o1.isr = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.isr = list(_UA_i[n](buf, pos))
+                else:
+                    o1.isr = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.zk_version, = _U_i(buf, pos)
             pos += 4
@@ -906,7 +1066,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array Replicas')
-                o1.replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             n, = _U_i(buf, pos)
             pos += 4
@@ -915,7 +1078,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
             else:
                 if n > end - pos:
                     raise _short('array OfflineReplicas')
-                o1.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                if n < _ARRAY_FAST:
+                    o1.offline_replicas = list(_UA_i[n](buf, pos))
+                else:
+                    o1.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                 pos += 4 * n
             o1.unknown_tagged_fields = None
             a0(o1)
@@ -954,7 +1120,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -964,7 +1133,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.security_protocol, = _U_h(buf, pos)
                     pos += 2
@@ -979,7 +1151,10 @@ def _d_UpdateMetadataRequest_v4(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -1000,20 +1175,42 @@ def _e_UpdateMetadataRequest_v4(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         b += _P_iiii(o1.partition_index, o1.controller_epoch, o1.leader, o1.leader_epoch)
         v1 = o1.isr
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         b += _P_i(o1.zk_version)
         v1 = o1.replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
         v1 = o1.offline_replicas
-        b += _P_i(len(v1))
-        b += _A_i[len(v1)].pack(*v1)
+        n = len(v1)
+        if n == 0:
+            b += b'\x00\x00\x00\x00'
+        elif n < _ARRAY_FAST:
+            b += _P_i(n)
+            b += _PA_i[n](*v1)
+        else:
+            b += _P_i(n)
+            b += _A_i[n].pack(*v1)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
@@ -1023,21 +1220,24 @@ def _e_UpdateMetadataRequest_v4(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_h(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
@@ -1065,7 +1265,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n, = _U_i(buf, pos)
             pos += 4
@@ -1087,7 +1290,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.zk_version, = _U_i(buf, pos)
                     pos += 4
@@ -1098,7 +1304,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -1107,7 +1316,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_name = ''
                     o2.unknown_tagged_fields = None
@@ -1151,7 +1363,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_h(buf, pos)
                     pos += 2
@@ -1161,7 +1376,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
                     o2.security_protocol, = _U_h(buf, pos)
                     pos += 2
@@ -1176,7 +1394,10 @@ def _d_UpdateMetadataRequest_v5(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -1196,23 +1417,45 @@ def _e_UpdateMetadataRequest_v5(o0, b, out):
     b += _P_i(len(v0))
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        b += _P_h(len(v1))
-        b += v1
+        c = _STR16.get(v1)
+        if c is None:
+            c = _string16(v1)
+        b += c
         v1 = o1.partition_states
         b += _P_i(len(v1))
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.zk_version)
             v2 = o2.replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
     v0 = o0.live_brokers
     b += _P_i(len(v0))
     for o1 in v0:
@@ -1222,30 +1465,32 @@ def _e_UpdateMetadataRequest_v5(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             b += _P_h(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b += b'\xff\xff'
         else:
-            v1 = v1.encode()
-            b += _P_h(len(v1))
-            b += v1
+            c = _STR16.get(v1)
+            if c is None:
+                c = _string16(v1)
+            b += c
     return b
 
 
 def _d_UpdateMetadataRequest_v6(buf, pos):
     end = len(buf)
     o0 = _new(UpdateMetadataRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch = _U_iiq(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, n = _U_iiqB(buf, pos)
     pos += 16
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1272,7 +1517,10 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -1289,9 +1537,8 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1302,11 +1549,13 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.zk_version, = _U_i(buf, pos)
+                    o2.zk_version, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1317,7 +1566,10 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1330,7 +1582,10 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_name = ''
                     if buf[pos] == 0:
@@ -1363,9 +1618,8 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(UpdateMetadataRequest_UpdateMetadataBroker)
-            o1.id, = _U_i(buf, pos)
+            o1.id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1380,9 +1634,8 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataEndpoint)
-                    o2.port, = _U_i(buf, pos)
+                    o2.port, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1394,7 +1647,10 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1408,11 +1664,14 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.security_protocol, = _U_h(buf, pos)
+                    o2.security_protocol, n = _U_hB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1431,7 +1690,10 @@ def _d_UpdateMetadataRequest_v6(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -1463,13 +1725,10 @@ def _e_UpdateMetadataRequest_v6(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1479,27 +1738,36 @@ def _e_UpdateMetadataRequest_v6(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.zk_version)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1527,38 +1795,29 @@ def _e_UpdateMetadataRequest_v6(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_h(o2.security_protocol)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_h(o2.security_protocol)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_hx(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1575,9 +1834,8 @@ def _e_UpdateMetadataRequest_v6(o0, b, out):
 def _d_UpdateMetadataRequest_v7(buf, pos):
     end = len(buf)
     o0 = _new(UpdateMetadataRequest)
-    o0.controller_id, o0.controller_epoch, o0.broker_epoch = _U_iiq(buf, pos)
+    o0.controller_id, o0.controller_epoch, o0.broker_epoch, n = _U_iiqB(buf, pos)
     pos += 16
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1604,15 +1862,14 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1627,9 +1884,8 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1640,11 +1896,13 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.zk_version, = _U_i(buf, pos)
+                    o2.zk_version, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1655,7 +1913,10 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -1668,7 +1929,10 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_name = ''
                     if buf[pos] == 0:
@@ -1700,9 +1964,8 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(UpdateMetadataRequest_UpdateMetadataBroker)
-            o1.id, = _U_i(buf, pos)
+            o1.id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -1717,9 +1980,8 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataEndpoint)
-                    o2.port, = _U_i(buf, pos)
+                    o2.port, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -1731,7 +1993,10 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -1745,11 +2010,14 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.security_protocol, = _U_h(buf, pos)
+                    o2.security_protocol, n = _U_hB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -1768,7 +2036,10 @@ def _d_UpdateMetadataRequest_v7(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -1800,14 +2071,14 @@ def _e_UpdateMetadataRequest_v7(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -1817,27 +2088,36 @@ def _e_UpdateMetadataRequest_v7(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.zk_version)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -1865,38 +2145,29 @@ def _e_UpdateMetadataRequest_v7(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_h(o2.security_protocol)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_h(o2.security_protocol)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_hx(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -1937,9 +2208,8 @@ def _dt_UpdateMetadataRequest_v8(o, buf, pos):
 def _d_UpdateMetadataRequest_v8(buf, pos):
     end = len(buf)
     o0 = _new(UpdateMetadataRequest)
-    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch = _U_ioiq(buf, pos)
+    o0.controller_id, o0.is_k_raft_controller, o0.controller_epoch, o0.broker_epoch, n = _U_ioiqB(buf, pos)
     pos += 17
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -1966,15 +2236,14 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -1989,9 +2258,8 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataPartitionState)
-                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch = _U_iiii(buf, pos)
+                    o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch, n = _U_iiiiB(buf, pos)
                     pos += 16
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2002,11 +2270,13 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Isr')
-                        o2.isr = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.isr = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.isr = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
-                    o2.zk_version, = _U_i(buf, pos)
+                    o2.zk_version, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2017,7 +2287,10 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array Replicas')
-                        o2.replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     n = buf[pos]
                     if n < 128:
@@ -2030,7 +2303,10 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array OfflineReplicas')
-                        o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.offline_replicas = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.offline_replicas = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.topic_name = ''
                     if buf[pos] == 0:
@@ -2062,9 +2338,8 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(UpdateMetadataRequest_UpdateMetadataBroker)
-            o1.id, = _U_i(buf, pos)
+            o1.id, n = _U_iB(buf, pos)
             pos += 4
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -2079,9 +2354,8 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(UpdateMetadataRequest_UpdateMetadataEndpoint)
-                    o2.port, = _U_i(buf, pos)
+                    o2.port, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -2093,7 +2367,10 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -2107,11 +2384,14 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Listener')
-                        o2.listener = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.listener = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.listener = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.security_protocol, = _U_h(buf, pos)
+                    o2.security_protocol, n = _U_hB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -2130,7 +2410,10 @@ def _d_UpdateMetadataRequest_v8(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Rack')
-                o1.rack = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.rack = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.rack = buf[pos:e].tobytes().decode()
                 pos = e
             o1.v0_host = ''
             o1.v0_port = 0
@@ -2161,14 +2444,14 @@ def _e_UpdateMetadataRequest_v8(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partition_states
         k = len(v1) + 1
         if k < 128:
@@ -2178,27 +2461,36 @@ def _e_UpdateMetadataRequest_v8(o0, b, out):
         for o2 in v1:
             b += _P_iiii(o2.partition_index, o2.controller_epoch, o2.leader, o2.leader_epoch)
             v2 = o2.isr
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             b += _P_i(o2.zk_version)
             v2 = o2.replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             v2 = o2.offline_replicas
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -2226,53 +2518,45 @@ def _e_UpdateMetadataRequest_v8(o0, b, out):
         for o2 in v1:
             b += _P_i(o2.port)
             v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.listener
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
-            b += _P_h(o2.security_protocol)
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_h(o2.security_protocol)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_hx(o2.security_protocol)
         v1 = o1.rack
         if v1 is None:
             b.append(0)
         else:
-            v1 = v1.encode()
-            k = len(v1) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v1
+            c = _CSTR.get(v1)
+            if c is None:
+                c = _compact_string(v1)
+            b += c
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.type != 0:
-        t0 = bytearray()
-        t0 += _P_b(o0.type)
-        known0.append((0, t0))
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
-    else:
+    x0_0 = o0.type
+    if x0_0 == 0 and not u0:
         b.append(0)
+    else:
+        known0 = []
+        if not x0_0 == 0:
+            t0 = bytearray()
+            t0 += _P_b(x0_0)
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 
@@ -2293,9 +2577,9 @@ def _e_UpdateMetadataResponse_v0(o0, b, out):
 def _d_UpdateMetadataResponse_v6(buf, pos):
     end = len(buf)
     o0 = _new(UpdateMetadataResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -2304,12 +2588,12 @@ def _d_UpdateMetadataResponse_v6(buf, pos):
 
 
 def _e_UpdateMetadataResponse_v6(o0, b, out):
-    b += _P_h(o0.error_code)
     u0 = o0.unknown_tagged_fields
     if u0:
+        b += _P_h(o0.error_code)
         _put_tags(b, (), u0)
     else:
-        b.append(0)
+        b += _P_hx(o0.error_code)
     return b
 
 

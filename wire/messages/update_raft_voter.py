@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -195,18 +203,48 @@ class UpdateRaftVoterResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
 _S_hh = _St('>hh')
 _P_hh = _S_hh.pack
 _U_hh = _S_hh.unpack_from
+_S_hhB = _St('>hhB')
+_P_hhB = _S_hhB.pack
+_U_hhB = _S_hhB.unpack_from
+_S_hhx = _St('>hhx')
+_P_hhx = _S_hhx.pack
+_U_hhx = _S_hhx.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
 _S_ii = _St('>ii')
 _P_ii = _S_ii.pack
 _U_ii = _S_ii.unpack_from
+_S_iiB = _St('>iiB')
+_P_iiB = _S_iiB.pack
+_U_iiB = _S_iiB.unpack_from
+_S_iiQQB = _St('>iiQQB')
+_P_iiQQB = _S_iiQQB.pack
+_U_iiQQB = _S_iiQQB.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 
 
 def _d_UpdateRaftVoterRequest_v0(buf, pos):
@@ -224,17 +262,14 @@ def _d_UpdateRaftVoterRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.current_leader_epoch, o0.voter_id = _U_ii(buf, pos)
-    pos += 8
-    e = pos + 16
-    if e > end:
-        raise _short('uuid VoterDirectoryId')
-    i = _from_bytes(buf[pos:e], 'big')
-    o0.voter_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-    pos = e
-    n = buf[pos]
+    o0.current_leader_epoch, o0.voter_id, h0_2, l0_2, n = _U_iiQQB(buf, pos)
+    pos += 24
+    o0.voter_directory_id = _uuid_from_int((h0_2 << 64) | l0_2) if h0_2 or l0_2 else _ZERO_UUID
     if n < 128:
         pos += 1
     else:
@@ -261,7 +296,10 @@ def _d_UpdateRaftVoterRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Name')
-                o1.name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -275,11 +313,14 @@ def _d_UpdateRaftVoterRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o1.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o1.port, = _U_H(buf, pos)
+            o1.port, n = _U_HB(buf, pos)
             pos += 2
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -287,9 +328,9 @@ def _d_UpdateRaftVoterRequest_v0(buf, pos):
             a0(o1)
         o0.listeners = l0
     o1 = _new(UpdateRaftVoterRequest_KRaftVersionFeature)
-    o1.min_supported_version, o1.max_supported_version = _U_hh(buf, pos)
+    o1.min_supported_version, o1.max_supported_version, n = _U_hhB(buf, pos)
     pos += 4
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o1.unknown_tagged_fields = None
     else:
@@ -308,15 +349,15 @@ def _e_UpdateRaftVoterRequest_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_ii(o0.current_leader_epoch, o0.voter_id)
-    b += o0.voter_directory_id.int.to_bytes(16, 'big')
+    c = _UUID_BYTES.get(o0.voter_directory_id.int)
+    if c is None:
+        c = _uuid_bytes(o0.voter_directory_id)
+    b += c
     v0 = o0.listeners
     k = len(v0) + 1
     if k < 128:
@@ -325,34 +366,28 @@ def _e_UpdateRaftVoterRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.host
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
-        b += _P_H(o1.port)
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_H(o1.port)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_Hx(o1.port)
     o1 = o0.k_raft_version_feature
-    b += _P_hh(o1.min_supported_version, o1.max_supported_version)
     u1 = o1.unknown_tagged_fields
     if u1:
+        b += _P_hh(o1.min_supported_version, o1.max_supported_version)
         _put_tags(b, (), u1)
     else:
-        b.append(0)
+        b += _P_hhx(o1.min_supported_version, o1.max_supported_version)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -373,9 +408,8 @@ def _dt_UpdateRaftVoterResponse_v0(o, buf, pos):
             raise _short('tagged field')
         if tag == 0:
             o2 = _new(UpdateRaftVoterResponse_CurrentLeader)
-            o2.leader_id, o2.leader_epoch = _U_ii(buf, pos)
+            o2.leader_id, o2.leader_epoch, n = _U_iiB(buf, pos)
             pos += 8
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -387,11 +421,14 @@ def _dt_UpdateRaftVoterResponse_v0(o, buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string Host')
-                o2.host = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o2.host = _US[n](buf, pos)[0].decode()
+                else:
+                    o2.host = buf[pos:e].tobytes().decode()
                 pos = e
-            o2.port, = _U_i(buf, pos)
+            o2.port, n = _U_iB(buf, pos)
             pos += 4
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o2.unknown_tagged_fields = None
             else:
@@ -411,10 +448,10 @@ def _dt_UpdateRaftVoterResponse_v0(o, buf, pos):
 def _d_UpdateRaftVoterResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(UpdateRaftVoterResponse)
-    o0.throttle_time_ms, o0.error_code = _U_ih(buf, pos)
+    o0.throttle_time_ms, o0.error_code, n = _U_ihB(buf, pos)
     pos += 6
     o0.current_leader = UpdateRaftVoterResponse_CurrentLeader()
-    if buf[pos] == 0:
+    if n == 0:
         pos += 1
         o0.unknown_tagged_fields = None
     else:
@@ -423,32 +460,30 @@ def _d_UpdateRaftVoterResponse_v0(buf, pos):
 
 
 def _e_UpdateRaftVoterResponse_v0(o0, b, out):
-    b += _P_ih(o0.throttle_time_ms, o0.error_code)
-    known0 = []
-    if not (o0.current_leader is not None and o0.current_leader.leader_id == -1 and o0.current_leader.leader_epoch == -1 and o0.current_leader.host == '' and o0.current_leader.port == 0 and not o0.current_leader.unknown_tagged_fields):
-        t0 = bytearray()
-        o2 = o0.current_leader
-        t0 += _P_ii(o2.leader_id, o2.leader_epoch)
-        v2 = o2.host
-        v2 = v2.encode()
-        k = len(v2) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        t0 += v2
-        t0 += _P_i(o2.port)
-        u2 = o2.unknown_tagged_fields
-        if u2:
-            _put_tags(t0, (), u2)
-        else:
-            t0.append(0)
-        known0.append((0, t0))
     u0 = o0.unknown_tagged_fields
-    if known0 or u0:
-        _put_tags(b, known0, u0)
+    x0_0 = o0.current_leader
+    if (x0_0 is not None and x0_0.leader_id == -1 and x0_0.leader_epoch == -1 and x0_0.host == '' and x0_0.port == 0 and not x0_0.unknown_tagged_fields) and not u0:
+        b += _P_ihx(o0.throttle_time_ms, o0.error_code)
     else:
-        b.append(0)
+        b += _P_ih(o0.throttle_time_ms, o0.error_code)
+        known0 = []
+        if not (x0_0 is not None and x0_0.leader_id == -1 and x0_0.leader_epoch == -1 and x0_0.host == '' and x0_0.port == 0 and not x0_0.unknown_tagged_fields):
+            t0 = bytearray()
+            o2 = x0_0
+            t0 += _P_ii(o2.leader_id, o2.leader_epoch)
+            v2 = o2.host
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            t0 += c
+            u2 = o2.unknown_tagged_fields
+            if u2:
+                t0 += _P_i(o2.port)
+                _put_tags(t0, (), u2)
+            else:
+                t0 += _P_ix(o2.port)
+            known0.append((0, t0))
+        _put_tags(b, known0, u0)
     return b
 
 

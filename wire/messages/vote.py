@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -256,24 +264,54 @@ class VoteResponse(_Message):
 _S_H = _St('>H')
 _P_H = _S_H.pack
 _U_H = _S_H.unpack_from
+_S_HB = _St('>HB')
+_P_HB = _S_HB.pack
+_U_HB = _S_HB.unpack_from
+_S_Hx = _St('>Hx')
+_P_Hx = _S_Hx.pack
+_U_Hx = _S_Hx.unpack_from
 _S_h = _St('>h')
 _P_h = _S_h.pack
 _U_h = _S_h.unpack_from
+_S_hB = _St('>hB')
+_P_hB = _S_hB.pack
+_U_hB = _S_hB.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ihiio = _St('>ihii?')
 _P_ihiio = _S_ihiio.pack
 _U_ihiio = _S_ihiio.unpack_from
+_S_ihiioB = _St('>ihii?B')
+_P_ihiioB = _S_ihiioB.pack
+_U_ihiioB = _S_ihiioB.unpack_from
+_S_ihiiox = _St('>ihii?x')
+_P_ihiiox = _S_ihiiox.pack
+_U_ihiiox = _S_ihiiox.unpack_from
 _S_iii = _St('>iii')
 _P_iii = _S_iii.pack
 _U_iii = _S_iii.unpack_from
+_S_iiiQQQQiqB = _St('>iiiQQQQiqB')
+_P_iiiQQQQiqB = _S_iiiQQQQiqB.pack
+_U_iiiQQQQiqB = _S_iiiQQQQiqB.unpack_from
 _S_iiiiq = _St('>iiiiq')
 _P_iiiiq = _S_iiiiq.pack
 _U_iiiiq = _S_iiiiq.unpack_from
+_S_iiiiqB = _St('>iiiiqB')
+_P_iiiiqB = _S_iiiiqB.pack
+_U_iiiiqB = _S_iiiiqB.unpack_from
+_S_iiiiqx = _St('>iiiiqx')
+_P_iiiiqx = _S_iiiiqx.pack
+_U_iiiiqx = _S_iiiiqx.unpack_from
 _S_iq = _St('>iq')
 _P_iq = _S_iq.pack
 _U_iq = _S_iq.unpack_from
+_S_iqx = _St('>iqx')
+_P_iqx = _S_iqx.pack
+_U_iqx = _S_iqx.unpack_from
 
 
 def _d_VoteRequest_v0(buf, pos):
@@ -291,7 +329,10 @@ def _d_VoteRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -320,7 +361,10 @@ def _d_VoteRequest_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -337,11 +381,11 @@ def _d_VoteRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(VoteRequest_PartitionData)
-                    o2.partition_index, o2.candidate_epoch, o2.candidate_id, o2.last_offset_epoch, o2.last_offset = _U_iiiiq(buf, pos)
+                    o2.partition_index, o2.candidate_epoch, o2.candidate_id, o2.last_offset_epoch, o2.last_offset, n = _U_iiiiqB(buf, pos)
                     pos += 24
                     o2.candidate_directory_id = _ZERO_UUID
                     o2.voter_directory_id = _ZERO_UUID
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -369,13 +413,10 @@ def _e_VoteRequest_v0(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -384,13 +425,10 @@ def _e_VoteRequest_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -398,12 +436,12 @@ def _e_VoteRequest_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_iiiiq(o2.partition_index, o2.candidate_epoch, o2.candidate_id, o2.last_offset_epoch, o2.last_offset)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iiiiq(o2.partition_index, o2.candidate_epoch, o2.candidate_id, o2.last_offset_epoch, o2.last_offset)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iiiiqx(o2.partition_index, o2.candidate_epoch, o2.candidate_id, o2.last_offset_epoch, o2.last_offset)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -432,11 +470,13 @@ def _d_VoteRequest_v1(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string ClusterId')
-        o0.cluster_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.cluster_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.cluster_id = buf[pos:e].tobytes().decode()
         pos = e
-    o0.voter_id, = _U_i(buf, pos)
+    o0.voter_id, n = _U_iB(buf, pos)
     pos += 4
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -463,7 +503,10 @@ def _d_VoteRequest_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -480,23 +523,11 @@ def _d_VoteRequest_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(VoteRequest_PartitionData)
-                    o2.partition_index, o2.candidate_epoch, o2.candidate_id = _U_iii(buf, pos)
-                    pos += 12
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid CandidateDirectoryId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.candidate_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    e = pos + 16
-                    if e > end:
-                        raise _short('uuid VoterDirectoryId')
-                    i = _from_bytes(buf[pos:e], 'big')
-                    o2.voter_directory_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-                    pos = e
-                    o2.last_offset_epoch, o2.last_offset = _U_iq(buf, pos)
-                    pos += 12
-                    if buf[pos] == 0:
+                    o2.partition_index, o2.candidate_epoch, o2.candidate_id, h2_3, l2_3, h2_4, l2_4, o2.last_offset_epoch, o2.last_offset, n = _U_iiiQQQQiqB(buf, pos)
+                    pos += 56
+                    o2.candidate_directory_id = _uuid_from_int((h2_3 << 64) | l2_3) if h2_3 or l2_3 else _ZERO_UUID
+                    o2.voter_directory_id = _uuid_from_int((h2_4 << 64) | l2_4) if h2_4 or l2_4 else _ZERO_UUID
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -523,13 +554,10 @@ def _e_VoteRequest_v1(o0, b, out):
     if v0 is None:
         b.append(0)
     else:
-        v0 = v0.encode()
-        k = len(v0) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v0
+        c = _CSTR.get(v0)
+        if c is None:
+            c = _compact_string(v0)
+        b += c
     b += _P_i(o0.voter_id)
     v0 = o0.topics
     k = len(v0) + 1
@@ -539,13 +567,10 @@ def _e_VoteRequest_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -554,14 +579,20 @@ def _e_VoteRequest_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             b += _P_iii(o2.partition_index, o2.candidate_epoch, o2.candidate_id)
-            b += o2.candidate_directory_id.int.to_bytes(16, 'big')
-            b += o2.voter_directory_id.int.to_bytes(16, 'big')
-            b += _P_iq(o2.last_offset_epoch, o2.last_offset)
+            c = _UUID_BYTES.get(o2.candidate_directory_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.candidate_directory_id)
+            b += c
+            c = _UUID_BYTES.get(o2.voter_directory_id.int)
+            if c is None:
+                c = _uuid_bytes(o2.voter_directory_id)
+            b += c
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_iq(o2.last_offset_epoch, o2.last_offset)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_iqx(o2.last_offset_epoch, o2.last_offset)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -578,9 +609,8 @@ def _e_VoteRequest_v1(o0, b, out):
 def _d_VoteResponse_v0(buf, pos):
     end = len(buf)
     o0 = _new(VoteResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -607,7 +637,10 @@ def _d_VoteResponse_v0(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -624,9 +657,9 @@ def _d_VoteResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(VoteResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted = _U_ihiio(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted, n = _U_ihiioB(buf, pos)
                     pos += 15
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -659,13 +692,10 @@ def _e_VoteResponse_v0(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -673,12 +703,12 @@ def _e_VoteResponse_v0(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ihiio(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ihiio(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihiiox(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
@@ -718,9 +748,8 @@ def _dt_VoteResponse_v1(o, buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(VoteResponse_NodeEndpoint)
-                    o2.node_id, = _U_i(buf, pos)
+                    o2.node_id, n = _U_iB(buf, pos)
                     pos += 4
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -732,11 +761,14 @@ def _dt_VoteResponse_v1(o, buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Host')
-                        o2.host = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.host = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.host = buf[pos:e].tobytes().decode()
                         pos = e
-                    o2.port, = _U_H(buf, pos)
+                    o2.port, n = _U_HB(buf, pos)
                     pos += 2
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -757,9 +789,8 @@ def _dt_VoteResponse_v1(o, buf, pos):
 def _d_VoteResponse_v1(buf, pos):
     end = len(buf)
     o0 = _new(VoteResponse)
-    o0.error_code, = _U_h(buf, pos)
+    o0.error_code, n = _U_hB(buf, pos)
     pos += 2
-    n = buf[pos]
     if n < 128:
         pos += 1
     else:
@@ -786,7 +817,10 @@ def _d_VoteResponse_v1(buf, pos):
                 e = pos + n
                 if e > end:
                     raise _short('string TopicName')
-                o1.topic_name = buf[pos:e].tobytes().decode()
+                if n < _STR_FAST:
+                    o1.topic_name = _US[n](buf, pos)[0].decode()
+                else:
+                    o1.topic_name = buf[pos:e].tobytes().decode()
                 pos = e
             n = buf[pos]
             if n < 128:
@@ -803,9 +837,9 @@ def _d_VoteResponse_v1(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(VoteResponse_PartitionData)
-                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted = _U_ihiio(buf, pos)
+                    o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted, n = _U_ihiioB(buf, pos)
                     pos += 15
-                    if buf[pos] == 0:
+                    if n == 0:
                         pos += 1
                         o2.unknown_tagged_fields = None
                     else:
@@ -838,13 +872,10 @@ def _e_VoteResponse_v1(o0, b, out):
         b += _uvarint(k)
     for o1 in v0:
         v1 = o1.topic_name
-        v1 = v1.encode()
-        k = len(v1) + 1
-        if k < 128:
-            b.append(k)
-        else:
-            b += _uvarint(k)
-        b += v1
+        c = _CSTR.get(v1)
+        if c is None:
+            c = _compact_string(v1)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -852,48 +883,46 @@ def _e_VoteResponse_v1(o0, b, out):
         else:
             b += _uvarint(k)
         for o2 in v1:
-            b += _P_ihiio(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
             u2 = o2.unknown_tagged_fields
             if u2:
+                b += _P_ihiio(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
                 _put_tags(b, (), u2)
             else:
-                b.append(0)
+                b += _P_ihiiox(o2.partition_index, o2.error_code, o2.leader_id, o2.leader_epoch, o2.vote_granted)
         u1 = o1.unknown_tagged_fields
         if u1:
             _put_tags(b, (), u1)
         else:
             b.append(0)
-    known0 = []
-    if o0.node_endpoints != []:
-        t0 = bytearray()
-        v1 = o0.node_endpoints
-        k = len(v1) + 1
-        if k < 128:
-            t0.append(k)
-        else:
-            t0 += _uvarint(k)
-        for o2 in v1:
-            t0 += _P_i(o2.node_id)
-            v2 = o2.host
-            v2 = v2.encode()
-            k = len(v2) + 1
+    u0 = o0.unknown_tagged_fields
+    x0_0 = o0.node_endpoints
+    if x0_0 == [] and not u0:
+        b.append(0)
+    else:
+        known0 = []
+        if not x0_0 == []:
+            t0 = bytearray()
+            v1 = x0_0
+            k = len(v1) + 1
             if k < 128:
                 t0.append(k)
             else:
                 t0 += _uvarint(k)
-            t0 += v2
-            t0 += _P_H(o2.port)
-            u2 = o2.unknown_tagged_fields
-            if u2:
-                _put_tags(t0, (), u2)
-            else:
-                t0.append(0)
-        known0.append((0, t0))
-    u0 = o0.unknown_tagged_fields
-    if known0 or u0:
+            for o2 in v1:
+                t0 += _P_i(o2.node_id)
+                v2 = o2.host
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                t0 += c
+                u2 = o2.unknown_tagged_fields
+                if u2:
+                    t0 += _P_H(o2.port)
+                    _put_tags(t0, (), u2)
+                else:
+                    t0 += _P_Hx(o2.port)
+            known0.append((0, t0))
         _put_tags(b, known0, u0)
-    else:
-        b.append(0)
     return b
 
 

@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -235,15 +243,30 @@ class WriteShareGroupStateResponse(_Message):
                 and not self.unknown_tagged_fields)
 
 
+_S_QQB = _St('>QQB')
+_P_QQB = _S_QQB.pack
+_U_QQB = _S_QQB.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
 _S_iiiq = _St('>iiiq')
 _P_iiiq = _S_iiiq.pack
 _U_iiiq = _S_iiiq.unpack_from
+_S_iiiqB = _St('>iiiqB')
+_P_iiiqB = _S_iiiqB.pack
+_U_iiiqB = _S_iiiqB.unpack_from
 _S_qqbh = _St('>qqbh')
 _P_qqbh = _S_qqbh.pack
 _U_qqbh = _S_qqbh.unpack_from
+_S_qqbhB = _St('>qqbhB')
+_P_qqbhB = _S_qqbhB.pack
+_U_qqbhB = _S_qqbhB.unpack_from
+_S_qqbhx = _St('>qqbhx')
+_P_qqbhx = _S_qqbhx.pack
+_U_qqbhx = _S_qqbhx.unpack_from
 
 
 def _d_WriteShareGroupStateRequest_v0(buf, pos):
@@ -261,7 +284,10 @@ def _d_WriteShareGroupStateRequest_v0(buf, pos):
         e = pos + n
         if e > end:
             raise _short('string GroupId')
-        o0.group_id = buf[pos:e].tobytes().decode()
+        if n < _STR_FAST:
+            o0.group_id = _US[n](buf, pos)[0].decode()
+        else:
+            o0.group_id = buf[pos:e].tobytes().decode()
         pos = e
     n = buf[pos]
     if n < 128:
@@ -278,13 +304,9 @@ def _d_WriteShareGroupStateRequest_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(WriteShareGroupStateRequest_WriteStateData)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -299,9 +321,8 @@ def _d_WriteShareGroupStateRequest_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(WriteShareGroupStateRequest_PartitionData)
-                    o2.partition, o2.state_epoch, o2.leader_epoch, o2.start_offset = _U_iiiq(buf, pos)
+                    o2.partition, o2.state_epoch, o2.leader_epoch, o2.start_offset, n = _U_iiiqB(buf, pos)
                     pos += 20
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -316,9 +337,9 @@ def _d_WriteShareGroupStateRequest_v0(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(WriteShareGroupStateRequest_StateBatch)
-                            o3.first_offset, o3.last_offset, o3.delivery_state, o3.delivery_count = _U_qqbh(buf, pos)
+                            o3.first_offset, o3.last_offset, o3.delivery_state, o3.delivery_count, n = _U_qqbhB(buf, pos)
                             pos += 19
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -349,13 +370,10 @@ def _d_WriteShareGroupStateRequest_v0(buf, pos):
 
 def _e_WriteShareGroupStateRequest_v0(o0, b, out):
     v0 = o0.group_id
-    v0 = v0.encode()
-    k = len(v0) + 1
-    if k < 128:
-        b.append(k)
-    else:
-        b += _uvarint(k)
-    b += v0
+    c = _CSTR.get(v0)
+    if c is None:
+        c = _compact_string(v0)
+    b += c
     v0 = o0.topics
     k = len(v0) + 1
     if k < 128:
@@ -363,7 +381,10 @@ def _e_WriteShareGroupStateRequest_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -379,12 +400,12 @@ def _e_WriteShareGroupStateRequest_v0(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_qqbh(o3.first_offset, o3.last_offset, o3.delivery_state, o3.delivery_count)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_qqbh(o3.first_offset, o3.last_offset, o3.delivery_state, o3.delivery_count)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_qqbhx(o3.first_offset, o3.last_offset, o3.delivery_state, o3.delivery_count)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
@@ -421,13 +442,9 @@ def _d_WriteShareGroupStateResponse_v0(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(WriteShareGroupStateResponse_WriteStateResult)
-            e = pos + 16
-            if e > end:
-                raise _short('uuid TopicId')
-            i = _from_bytes(buf[pos:e], 'big')
-            o1.topic_id = _ZERO_UUID if i == 0 else _uuid_from_int(i)
-            pos = e
-            n = buf[pos]
+            h1_0, l1_0, n = _U_QQB(buf, pos)
+            pos += 16
+            o1.topic_id = _uuid_from_int((h1_0 << 64) | l1_0) if h1_0 or l1_0 else _ZERO_UUID
             if n < 128:
                 pos += 1
             else:
@@ -442,9 +459,8 @@ def _d_WriteShareGroupStateResponse_v0(buf, pos):
                 a1 = l1.append
                 for _ in range(n):
                     o2 = _new(WriteShareGroupStateResponse_PartitionResult)
-                    o2.partition, o2.error_code = _U_ih(buf, pos)
+                    o2.partition, o2.error_code, n = _U_ihB(buf, pos)
                     pos += 6
-                    n = buf[pos]
                     if n < 128:
                         pos += 1
                     else:
@@ -456,7 +472,10 @@ def _d_WriteShareGroupStateResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string ErrorMessage')
-                        o2.error_message = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.error_message = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.error_message = buf[pos:e].tobytes().decode()
                         pos = e
                     if buf[pos] == 0:
                         pos += 1
@@ -488,7 +507,10 @@ def _e_WriteShareGroupStateResponse_v0(o0, b, out):
     else:
         b += _uvarint(k)
     for o1 in v0:
-        b += o1.topic_id.int.to_bytes(16, 'big')
+        c = _UUID_BYTES.get(o1.topic_id.int)
+        if c is None:
+            c = _uuid_bytes(o1.topic_id)
+        b += c
         v1 = o1.partitions
         k = len(v1) + 1
         if k < 128:
@@ -501,13 +523,10 @@ def _e_WriteShareGroupStateResponse_v0(o0, b, out):
             if v2 is None:
                 b.append(0)
             else:
-                v2 = v2.encode()
-                k = len(v2) + 1
-                if k < 128:
-                    b.append(k)
-                else:
-                    b += _uvarint(k)
-                b += v2
+                c = _CSTR.get(v2)
+                if c is None:
+                    c = _compact_string(v2)
+                b += c
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)

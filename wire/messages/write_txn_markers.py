@@ -10,17 +10,25 @@ from struct import Struct as _St, pack as _pack, unpack_from as _unpack_from
 
 from wire._codec import (
     BY_REFERENCE_MIN as _BY_REF,
+    COMPACT_STRINGS as _CSTR,
     MISSING as _MISSING,
+    STRINGS16 as _STR16,
     ZERO_UUID as _ZERO_UUID,
     Message as _Message,
     Struct as _Struct,
     bad as _bad,
+    compact_string as _compact_string,
+    uuid_bytes as _uuid_bytes,
+    UUID_BYTES as _UUID_BYTES,
     put_records as _put_records,
     put_tags as _put_tags,
     uuid_from_int as _uuid_from_int,
+    STRING_FAST as _STR_FAST,
+    STRING_UNPACKERS as _US,
     read_uvarint as _read_uvarint,
     short as _short,
     skip_tags as _skip_tags,
+    string16 as _string16,
     uvarint as _uvarint,
 )
 
@@ -34,7 +42,8 @@ def _nbytes(v):
     return v.nbytes if isinstance(v, memoryview) else len(v)
 
 
-from wire._codec import A_i as _A_i
+from wire._codec import ARRAY_FAST as _ARRAY_FAST
+from wire._codec import A_i as _A_i, PA_i as _PA_i, UA_i as _UA_i
 
 class WriteTxnMarkersRequest_WritableTxnMarker(_Struct):
     """Struct WritableTxnMarker of WriteTxnMarkersRequest."""
@@ -234,18 +243,42 @@ _U_h = _S_h.unpack_from
 _S_i = _St('>i')
 _P_i = _S_i.pack
 _U_i = _S_i.unpack_from
+_S_iB = _St('>iB')
+_P_iB = _S_iB.pack
+_U_iB = _S_iB.unpack_from
 _S_ib = _St('>ib')
 _P_ib = _S_ib.pack
 _U_ib = _S_ib.unpack_from
+_S_ibB = _St('>ibB')
+_P_ibB = _S_ibB.pack
+_U_ibB = _S_ibB.unpack_from
+_S_ibx = _St('>ibx')
+_P_ibx = _S_ibx.pack
+_U_ibx = _S_ibx.unpack_from
 _S_ih = _St('>ih')
 _P_ih = _S_ih.pack
 _U_ih = _S_ih.unpack_from
+_S_ihB = _St('>ihB')
+_P_ihB = _S_ihB.pack
+_U_ihB = _S_ihB.unpack_from
+_S_ihx = _St('>ihx')
+_P_ihx = _S_ihx.pack
+_U_ihx = _S_ihx.unpack_from
+_S_ix = _St('>ix')
+_P_ix = _S_ix.pack
+_U_ix = _S_ix.unpack_from
 _S_q = _St('>q')
 _P_q = _S_q.pack
 _U_q = _S_q.unpack_from
+_S_qB = _St('>qB')
+_P_qB = _S_qB.pack
+_U_qB = _S_qB.unpack_from
 _S_qho = _St('>qh?')
 _P_qho = _S_qho.pack
 _U_qho = _S_qho.unpack_from
+_S_qhoB = _St('>qh?B')
+_P_qhoB = _S_qhoB.pack
+_U_qhoB = _S_qhoB.unpack_from
 
 
 def _d_WriteTxnMarkersRequest_v0(buf, pos):
@@ -283,7 +316,10 @@ def _d_WriteTxnMarkersRequest_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -292,7 +328,10 @@ def _d_WriteTxnMarkersRequest_v0(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     o2.unknown_tagged_fields = None
                     a1(o2)
@@ -316,12 +355,20 @@ def _e_WriteTxnMarkersRequest_v0(o0, b, out):
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.partition_indexes
-            b += _P_i(len(v2))
-            b += _A_i[len(v2)].pack(*v2)
+            n = len(v2)
+            if n == 0:
+                b += b'\x00\x00\x00\x00'
+            elif n < _ARRAY_FAST:
+                b += _P_i(n)
+                b += _PA_i[n](*v2)
+            else:
+                b += _P_i(n)
+                b += _A_i[n].pack(*v2)
         b += _P_i(o1.coordinator_epoch)
     return b
 
@@ -344,9 +391,8 @@ def _d_WriteTxnMarkersRequest_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(WriteTxnMarkersRequest_WritableTxnMarker)
-            o1.producer_id, o1.producer_epoch, o1.transaction_result = _U_qho(buf, pos)
+            o1.producer_id, o1.producer_epoch, o1.transaction_result, n = _U_qhoB(buf, pos)
             pos += 11
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -373,7 +419,10 @@ def _d_WriteTxnMarkersRequest_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -386,7 +435,10 @@ def _d_WriteTxnMarkersRequest_v1(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -395,10 +447,10 @@ def _d_WriteTxnMarkersRequest_v1(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.coordinator_epoch, = _U_i(buf, pos)
+            o1.coordinator_epoch, n = _U_iB(buf, pos)
             pos += 4
             o1.transaction_version = 0
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -430,31 +482,31 @@ def _e_WriteTxnMarkersRequest_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partition_indexes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_i(o1.coordinator_epoch)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_i(o1.coordinator_epoch)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ix(o1.coordinator_epoch)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -481,9 +533,8 @@ def _d_WriteTxnMarkersRequest_v2(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(WriteTxnMarkersRequest_WritableTxnMarker)
-            o1.producer_id, o1.producer_epoch, o1.transaction_result = _U_qho(buf, pos)
+            o1.producer_id, o1.producer_epoch, o1.transaction_result, n = _U_qhoB(buf, pos)
             pos += 11
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -510,7 +561,10 @@ def _d_WriteTxnMarkersRequest_v2(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -523,7 +577,10 @@ def _d_WriteTxnMarkersRequest_v2(buf, pos):
                     else:
                         if n > end - pos:
                             raise _short('array PartitionIndexes')
-                        o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
+                        if n < _ARRAY_FAST:
+                            o2.partition_indexes = list(_UA_i[n](buf, pos))
+                        else:
+                            o2.partition_indexes = list(_A_i[n].unpack_from(buf, pos))
                         pos += 4 * n
                     if buf[pos] == 0:
                         pos += 1
@@ -532,9 +589,9 @@ def _d_WriteTxnMarkersRequest_v2(buf, pos):
                         o2.unknown_tagged_fields, pos = _skip_tags(buf, pos)
                     a1(o2)
                 o1.topics = l1
-            o1.coordinator_epoch, o1.transaction_version = _U_ib(buf, pos)
+            o1.coordinator_epoch, o1.transaction_version, n = _U_ibB(buf, pos)
             pos += 5
-            if buf[pos] == 0:
+            if n == 0:
                 pos += 1
                 o1.unknown_tagged_fields = None
             else:
@@ -566,31 +623,31 @@ def _e_WriteTxnMarkersRequest_v2(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partition_indexes
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
+            n = len(v2)
+            if n == 0:
+                b += b'\x01'
+            elif n < _ARRAY_FAST:
+                b.append(n + 1)
+                b += _PA_i[n](*v2)
             else:
-                b += _uvarint(k)
-            b += _A_i[len(v2)].pack(*v2)
+                b += _uvarint(n + 1)
+                b += _A_i[n].pack(*v2)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
             else:
                 b.append(0)
-        b += _P_ib(o1.coordinator_epoch, o1.transaction_version)
         u1 = o1.unknown_tagged_fields
         if u1:
+            b += _P_ib(o1.coordinator_epoch, o1.transaction_version)
             _put_tags(b, (), u1)
         else:
-            b.append(0)
+            b += _P_ibx(o1.coordinator_epoch, o1.transaction_version)
     u0 = o0.unknown_tagged_fields
     if u0:
         _put_tags(b, (), u0)
@@ -634,7 +691,10 @@ def _d_WriteTxnMarkersResponse_v0(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n, = _U_i(buf, pos)
                     pos += 4
@@ -671,9 +731,10 @@ def _e_WriteTxnMarkersResponse_v0(o0, b, out):
         b += _P_i(len(v1))
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            b += _P_h(len(v2))
-            b += v2
+            c = _STR16.get(v2)
+            if c is None:
+                c = _string16(v2)
+            b += c
             v2 = o2.partitions
             b += _P_i(len(v2))
             for o3 in v2:
@@ -699,9 +760,8 @@ def _d_WriteTxnMarkersResponse_v1(buf, pos):
         a0 = l0.append
         for _ in range(n):
             o1 = _new(WriteTxnMarkersResponse_WritableTxnMarkerResult)
-            o1.producer_id, = _U_q(buf, pos)
+            o1.producer_id, n = _U_qB(buf, pos)
             pos += 8
-            n = buf[pos]
             if n < 128:
                 pos += 1
             else:
@@ -728,7 +788,10 @@ def _d_WriteTxnMarkersResponse_v1(buf, pos):
                         e = pos + n
                         if e > end:
                             raise _short('string Name')
-                        o2.name = buf[pos:e].tobytes().decode()
+                        if n < _STR_FAST:
+                            o2.name = _US[n](buf, pos)[0].decode()
+                        else:
+                            o2.name = buf[pos:e].tobytes().decode()
                         pos = e
                     n = buf[pos]
                     if n < 128:
@@ -745,9 +808,9 @@ def _d_WriteTxnMarkersResponse_v1(buf, pos):
                         a2 = l2.append
                         for _ in range(n):
                             o3 = _new(WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult)
-                            o3.partition_index, o3.error_code = _U_ih(buf, pos)
+                            o3.partition_index, o3.error_code, n = _U_ihB(buf, pos)
                             pos += 6
-                            if buf[pos] == 0:
+                            if n == 0:
                                 pos += 1
                                 o3.unknown_tagged_fields = None
                             else:
@@ -793,13 +856,10 @@ def _e_WriteTxnMarkersResponse_v1(o0, b, out):
             b += _uvarint(k)
         for o2 in v1:
             v2 = o2.name
-            v2 = v2.encode()
-            k = len(v2) + 1
-            if k < 128:
-                b.append(k)
-            else:
-                b += _uvarint(k)
-            b += v2
+            c = _CSTR.get(v2)
+            if c is None:
+                c = _compact_string(v2)
+            b += c
             v2 = o2.partitions
             k = len(v2) + 1
             if k < 128:
@@ -807,12 +867,12 @@ def _e_WriteTxnMarkersResponse_v1(o0, b, out):
             else:
                 b += _uvarint(k)
             for o3 in v2:
-                b += _P_ih(o3.partition_index, o3.error_code)
                 u3 = o3.unknown_tagged_fields
                 if u3:
+                    b += _P_ih(o3.partition_index, o3.error_code)
                     _put_tags(b, (), u3)
                 else:
-                    b.append(0)
+                    b += _P_ihx(o3.partition_index, o3.error_code)
             u2 = o2.unknown_tagged_fields
             if u2:
                 _put_tags(b, (), u2)
