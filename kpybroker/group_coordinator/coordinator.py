@@ -297,7 +297,14 @@ class GroupCoordinator:
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         if self._nursery is not None:
-            self._nursery.start_soon(fn, *args)
+            self._nursery.start_soon(self._guarded, fn, *args)
+
+    async def _guarded(self, fn: Any, *args: Any) -> None:
+        # A bug in one group's background work must not take the whole broker down.
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("group coordinator task %s failed", getattr(fn, "__name__", fn))
 
     def now_ms(self) -> int:
         if self.broker is not None and hasattr(self.broker, "now_ms"):
@@ -1184,12 +1191,24 @@ class GroupCoordinator:
     async def _store_leader_assignment(
         self, group: ClassicGroup, generation_id: int, assignment: dict[str, bytes]
     ) -> None:
-        error = await self._store_group(group, assignment)
-        if not (
-            self.groups.get(group.group_id) is group
-            and group.is_in(GroupState.COMPLETING_REBALANCE)
-            and group.generation_id == generation_id
-        ):
+        def still_completing() -> bool:
+            return (
+                self.groups.get(group.group_id) is group
+                and group.is_in(GroupState.COMPLETING_REBALANCE)
+                and group.generation_id == generation_id
+            )
+
+        # This task starts after SyncGroup returned to the loop: if a member joined or
+        # left meanwhile, the group is rebalancing again and the record would describe
+        # members of another generation (Kafka stores synchronously, so never sees this).
+        if not still_completing():
+            return
+        try:
+            error = await self._store_group(group, assignment)
+        except Exception:
+            log.exception("storing the assignment of group %s failed", group.group_id)
+            error = _map_store_group_error(ErrorCode.UNKNOWN_SERVER_ERROR)
+        if not still_completing():
             return
         if error != ErrorCode.NONE:
             self._reset_and_propagate_assignment_error(group, error)
@@ -1384,10 +1403,21 @@ class GroupCoordinator:
             stored = group.offsets
         else:
             stored = group.offsets if group is not None and not group.is_in(GroupState.DEAD) else {}
+        unstable: set[tuple[str, int]] = set()
+        if require_stable:
+            # offsets a transaction has not settled yet (kpybroker.transaction_coordinator hook)
+            from kpybroker.transaction_coordinator.txn_offsets import unstable_partitions
+
+            unstable = unstable_partitions(self.broker, group_id)
         if partitions is None:
-            return ErrorCode.NONE, {tp: (om, ErrorCode.NONE) for tp, om in stored.items()}
-        # transactional offsets do not exist yet, so nothing is ever unstable
-        return ErrorCode.NONE, {tp: (stored.get(tp), ErrorCode.NONE) for tp in partitions}
+            return ErrorCode.NONE, {
+                tp: (None, ErrorCode.UNSTABLE_OFFSET_COMMIT) if tp in unstable else (om, ErrorCode.NONE)
+                for tp, om in stored.items()
+            }
+        return ErrorCode.NONE, {
+            tp: (None, ErrorCode.UNSTABLE_OFFSET_COMMIT) if tp in unstable else (stored.get(tp), ErrorCode.NONE)
+            for tp in partitions
+        }
 
     async def delete_offsets(
         self, group_id: str, partitions: list[tuple[str, int]]

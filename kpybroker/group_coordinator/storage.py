@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from wire.errors import ErrorCode
-from wire.records import SimpleRecord, build_batch, iter_records, parse_header
+from wire.records import SimpleRecord, build_batch
 
 GROUP_METADATA_TOPIC = "__consumer_offsets"
 
@@ -48,17 +48,11 @@ class ReplicaManagerOffsetsLog:
 
     def read(self, partition: int) -> Iterator[tuple[bytes | None, bytes | None]]:
         rm = self.broker.replica_manager
-        for _, batch in rm.read_committed_batches(GROUP_METADATA_TOPIC, partition, 0):
-            header = parse_header(batch)
-            # control markers carry no offsets; transactional offsets wait for the
-            # transaction coordinator (they are skipped until then)
-            if header.is_control or header.is_transactional:
-                continue
-            for rec in iter_records(batch, 0, header):
-                yield (
-                    None if rec.key is None else bytes(rec.key),
-                    None if rec.value is None else bytes(rec.value),
-                )
+        # Transactional offsets count from their commit marker on; open or aborted ones
+        # are left out (hook owned by kpybroker.transaction_coordinator.txn_offsets).
+        from kpybroker.transaction_coordinator.txn_offsets import committed_records
+
+        yield from committed_records(rm.read_committed_batches(GROUP_METADATA_TOPIC, partition, 0))
 
 
 class MemoryOffsetsLog:

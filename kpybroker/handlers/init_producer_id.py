@@ -10,8 +10,8 @@ blocks in the metadata store, so they stay unique across restarts.
 
 With a transactional id the transaction coordinator answers, through
 ``await broker.transaction_coordinator.handle_init_producer_id(ctx, header,
-request)``; until it has that method (issue 6) an empty id is INVALID_REQUEST as
-Kafka answers, and any other id COORDINATOR_NOT_AVAILABLE, which clients treat
+request)``. Should the broker run without one, an empty id is INVALID_REQUEST
+as Kafka answers, and any other id COORDINATOR_NOT_AVAILABLE, which clients treat
 as retriable.
 """
 
@@ -47,7 +47,8 @@ def producer_id_manager(broker: Any) -> ProducerIdManager:
     return manager
 
 
-@handler(ApiKey.INIT_PRODUCER_ID)
+# v6 (two-phase commit) is marked unstable in Kafka 4.1, which does not advertise it.
+@handler(ApiKey.INIT_PRODUCER_ID, 0, 5)
 async def handle(ctx: Any, header: Any, request: InitProducerIdRequest) -> InitProducerIdResponse:
     broker = ctx.broker
     pid, epoch = request.producer_id, request.producer_epoch
@@ -62,7 +63,7 @@ async def handle(ctx: Any, header: Any, request: InitProducerIdRequest) -> InitP
             return await handle_txn(ctx, header, request)
         if request.transactional_id == "":
             return _error(ErrorCode.INVALID_REQUEST)
-        # TODO(issue 6, transactions): the transaction coordinator answers these.
+        # No transaction coordinator is running on this broker.
         return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     try:
         new_pid = producer_id_manager(broker).next_id()

@@ -56,7 +56,8 @@ def _error(index: int, code: int) -> Any:
     return PartitionResponse(partition_index=index, error_code=int(code), timestamp=-1, offset=-1)
 
 
-@handler(ApiKey.LIST_OFFSETS, 0, 11)
+# v11 is marked unstable in Kafka 4.1, which does not advertise it.
+@handler(ApiKey.LIST_OFFSETS, 0, 10)
 async def handle(ctx: Any, header: Any, request: ListOffsetsRequest) -> ListOffsetsResponse:
     version = header.request_api_version
     replica_manager = ctx.broker.replica_manager

@@ -4,8 +4,7 @@ Returns a group's committed offsets: the listed partitions (-1 and empty metadat
 for those never committed), or every committed partition when topics is null
 (v2+). v2 adds a top-level error (before it, a group-level error is repeated on
 each partition); v5 the leader epoch; v7 require_stable (UNSTABLE_OFFSET_COMMIT
-only while transactional offsets are pending, which cannot happen before the
-transaction coordinator exists); v8 several groups at once; v10 topic ids.
+for partitions with transactional offsets still pending their commit marker); v8 several groups at once; v10 topic ids.
 """
 
 from __future__ import annotations

@@ -133,6 +133,14 @@ async def handle(ctx: Any, header: Any, request: ProduceRequest) -> ProduceRespo
             entries[(name, pdata.index)] = pdata.records
             entry_slot[(name, pdata.index)] = slot
 
+    if entries and request.transactional_id is not None:
+        # Transaction verification (KIP-890), owned by kpybroker.transaction_coordinator.
+        from kpybroker.transaction_coordinator.verification import verify_produce
+
+        for key, code in verify_produce(ctx.broker, request.transactional_id, entries, version).items():
+            results[entry_slot[key]] = AppendResult(error_code=code)
+            del entries[key]
+
     if entries:
         appended = await replica_manager.append_records(
             entries,

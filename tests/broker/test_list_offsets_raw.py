@@ -190,7 +190,8 @@ async def test_every_list_offsets_version(tmp_path: Any) -> None:
         await create_topic(broker, "t")
         client = await RawClient.connect(broker)
         await produce_at(client, "t", [T0, T0 + 1])
-        for version in range(0, 12):
+        # v11 is unstable in Kafka 4.1 and not advertised.
+        for version in range(0, 11):
             latest = await one(client, -1, version=version)
             assert latest.error_code == 0, version
             if version == 0:
