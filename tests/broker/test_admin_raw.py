@@ -716,13 +716,14 @@ async def test_init_producer_id(client: RawClient) -> None:
     assert again.error_code == 0 and again.producer_epoch == 0
     assert again.producer_id != first.producer_id
     ids = set()
-    for v in (0, 1, 2, 3, 5, 6):
+    # v6 is unstable in Kafka 4.1 and not advertised.
+    for v in (0, 1, 2, 3, 5):
         r = await client.call(
             InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=1000), v
         )
         assert r.error_code == 0
         ids.add(r.producer_id)
-    assert len(ids) == 6 and first.producer_id not in ids
+    assert len(ids) == 5 and first.producer_id not in ids
 
     half = await client.call(
         InitProducerIdRequest(transactional_id=None, producer_id=5, producer_epoch=-1), 3

@@ -140,6 +140,6 @@ async def test_support_raw_client_talks_to_broker(tmp_path: Any) -> None:
         )
         keys = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
         assert (
-            keys[0] == (0, 13) and keys[1] == (4, 18) and keys[2] == (0, 11) and keys[23] == (0, 4)
+            keys[0] == (0, 13) and keys[1] == (4, 18) and keys[2] == (0, 10) and keys[23] == (0, 4)
         )
         await client.aclose()

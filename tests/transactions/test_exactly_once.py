@@ -1,6 +1,6 @@
 """A consume-transform-produce loop runs exactly once across crashes.
 
-2,000 input records in two partitions are read, transformed and written to an
+10,000 input records in two partitions are read, transformed and written to an
 output topic, each batch in one transaction together with the consumer offsets
 (send_offsets_to_transaction). Twice the work is interrupted in the middle of a
 transaction: once the producer process "dies" (its successor with the same
@@ -22,9 +22,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tests.transactions.test_clients_basic import consume_all
 
 TIMEOUT = 30
-TOTAL = 2000
+TOTAL = 10_000
 PARTITIONS = 2
-BATCH = 100
+BATCH = 500
 
 
 def create_topics(bootstrap: str, *names: str) -> None:
