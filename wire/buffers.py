@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 
 class FileSlice:
@@ -49,7 +49,7 @@ class FileSlice:
         return f"FileSlice({name!r}, position={self.position}, length={self.length})"
 
 
-Buffer = Union[bytes, bytearray, memoryview, FileSlice]
+Buffer = bytes | bytearray | memoryview | FileSlice
 
 
 def buffer_length(buf: Buffer) -> int:
