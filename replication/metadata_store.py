@@ -19,7 +19,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
+
+from storage.checkpoints import write_atomic
 
 METADATA_FILE = "kpybroker-metadata.json"
 _FORMAT_VERSION = 1
@@ -280,22 +283,8 @@ class LocalMetadataStore:
     def save(self) -> None:
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, exist_ok=True)
-        tmp = self.path + ".tmp"
         data = json.dumps(self.to_json(), indent=1, sort_keys=True).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_atomic(Path(self.path), data)
 
     def _load(self) -> None:
         with open(self.path, encoding="utf-8") as f:
