@@ -79,6 +79,7 @@ from wire.records import (
     ControlRecord,
     Record,
     RecordBatchHeader,
+    encode_record,
     iter_records,
     parse_header,
 )
@@ -359,39 +360,6 @@ def _control_record(header: RecordBatchHeader, data: bytes) -> ControlRecord | N
 # ====================================================================== writing batches
 
 
-def _varint(out: bytearray, value: int) -> None:
-    raw = ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF
-    while raw >= 0x80:
-        out.append((raw & 0x7F) | 0x80)
-        raw >>= 7
-    out.append(raw)
-
-
-def _encode_record(out: bytearray, record: Record, timestamp_delta: int) -> None:
-    body = bytearray()
-    body.append(record.attributes & 0xFF)
-    _varint(body, timestamp_delta)
-    _varint(body, record.offset_delta)
-    for part in (record.key, record.value):
-        if part is None:
-            body.append(0x01)
-        else:
-            _varint(body, len(part))
-            body += part
-    _varint(body, len(record.headers))
-    for hkey, hvalue in record.headers:
-        encoded = hkey.encode("utf-8")
-        _varint(body, len(encoded))
-        body += encoded
-        if hvalue is None:
-            body.append(0x01)
-        else:
-            _varint(body, len(hvalue))
-            body += hvalue
-    _varint(out, len(body))
-    out += body
-
-
 def rebuild_batch(
     header: RecordBatchHeader, records: list[Record], *, delete_horizon_ms: int | None
 ) -> bytes:
@@ -428,7 +396,15 @@ def rebuild_batch(
         base_ts = originals[0]
     section = bytearray()
     for record, ts in zip(records, originals, strict=True):
-        _encode_record(section, record, ts - base_ts)
+        encode_record(
+            section,
+            record.offset_delta,
+            ts - base_ts,
+            record.key,
+            record.value,
+            record.headers,
+            attributes=record.attributes,
+        )
     codec = header.compression
     payload = bytes(section) if codec == 0 else _compression.compress(codec, bytes(section))
     attributes = header.attributes & ~DELETE_HORIZON_FLAG

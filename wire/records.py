@@ -705,15 +705,18 @@ class SimpleRecord:
         return f"SimpleRecord({self.key!r}, {self.value!r}, headers={self.headers!r}, timestamp={self.timestamp})"
 
 
-def _encode_record(
+def encode_record(
     out: bytearray,
     offset_delta: int,
     timestamp_delta: int,
     key: bytes | bytearray | memoryview | None,
     value: bytes | bytearray | memoryview | None,
     headers: Sequence[tuple[str, bytes | None]],
+    attributes: int = 0,
 ) -> None:
-    body = bytearray(b"\x00")  # record attributes: unused, always 0
+    """Append one magic-v2 record (length-prefixed) to ``out``. Record attributes are
+    unused by Kafka and written as 0, unless a rewrite keeps the stored ones."""
+    body = bytearray((attributes & 0xFF,))
     _write_varint(body, timestamp_delta)
     _write_varint(body, offset_delta)
     if key is None:
@@ -808,7 +811,7 @@ def build_batch(
         ts = rec.timestamp
         if ts > max_timestamp:
             max_timestamp = ts
-        _encode_record(section, i, ts - base_timestamp, rec.key, rec.value, rec.headers)
+        encode_record(section, i, ts - base_timestamp, rec.key, rec.value, rec.headers)
     if timestamp_type == TIMESTAMP_LOG_APPEND_TIME and base_timestamp != NO_TIMESTAMP:
         max_timestamp = base_timestamp
     attributes = compression & _COMPRESSION_MASK
@@ -847,7 +850,7 @@ def build_control_batch(
     transactional control batch, as Kafka's transaction coordinator writes it."""
     marker = ControlRecord(CONTROL_COMMIT if commit else CONTROL_ABORT, coordinator_epoch)
     section = bytearray()
-    _encode_record(section, 0, 0, marker.key_bytes(), marker.value_bytes(), ())
+    encode_record(section, 0, 0, marker.key_bytes(), marker.value_bytes(), ())
     return _assemble(
         section,
         base_offset=base_offset,

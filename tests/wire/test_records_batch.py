@@ -273,7 +273,7 @@ def _with_section(section: bytes, count: int, compression: int = 0) -> bytearray
 
 def _record_bytes(key: bytes = b"k", value: bytes = b"v") -> bytes:
     out = bytearray()
-    R._encode_record(out, 0, 0, key, value, ())
+    R.encode_record(out, 0, 0, key, value, ())
     return bytes(out)
 
 
@@ -425,7 +425,7 @@ def test_set_max_timestamp_both_types() -> None:
 
 def test_invalid_utf8_header_key_is_accepted_like_java() -> None:
     rec = bytearray()
-    R._encode_record(rec, 0, 0, b"k", b"v", [("ab", b"x")])
+    R.encode_record(rec, 0, 0, b"k", b"v", [("ab", b"x")])
     body = rec.replace(b"\x04ab", b"\x04\xff\xfe")
     data = _with_section(bytes(body), 1)
     (out,) = iter_records(data, 0, parse_header(data))
