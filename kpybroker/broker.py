@@ -35,7 +35,7 @@ from kpybroker.admin_configs import (
 )
 from kpybroker.config import BrokerConfig, ConfigError, validate_topic_configs
 from kpybroker.producer_ids import ProducerIdManager
-from kpybroker.replica_manager import ReplicaManager
+from kpybroker.replica_manager import INTERNAL_TOPICS, ReplicaManager
 from replication.metadata_store import (
     METADATA_FILE,
     LocalMetadataStore,
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
-INTERNAL_TOPICS = frozenset({CONSUMER_OFFSETS, TRANSACTION_STATE})
 
 #: What ``create_topic`` returns: the topic as recorded (``num_partitions``,
 #: ``replication_factor``, ``topic_id``, ``configs``).
