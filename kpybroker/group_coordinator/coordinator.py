@@ -188,7 +188,22 @@ def _inconsistent(requested: str | None, current: str | None) -> bool:
     return requested is not None and current is not None and requested != current
 
 
-def _map_store_group_error(code: ErrorCode) -> ErrorCode:
+def map_offsets_append_error(code: ErrorCode) -> ErrorCode:
+    """The error a client gets when an append to __consumer_offsets failed with `code`.
+
+    One table for every write of the group coordinator (group metadata for JoinGroup,
+    SyncGroup and ConsumerGroupHeartbeat, OffsetCommit, TxnOffsetCommit), as in Kafka
+    4's new group coordinator: `CoordinatorOperationExceptionHelper.handleOperationException`
+    and `GroupMetadataManager.appendGroupMetadataErrorToResponseError` agree on these
+    codes. (Kafka 3's classic coordinator differed per path: a timed-out group store
+    gave REBALANCE_IN_PROGRESS, a timed-out commit REQUEST_TIMED_OUT, and an oversized
+    commit INVALID_COMMIT_OFFSET_SIZE.)
+
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND is not in Kafka 4's table because its coordinator
+    appends with acks=1 and then waits for the high watermark, so a write that is not
+    replicated in time ends as a timeout; we append with acks=-1, so it maps like that
+    timeout.
+    """
     if code in (
         ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
         ErrorCode.NOT_ENOUGH_REPLICAS,
@@ -204,24 +219,6 @@ def _map_store_group_error(code: ErrorCode) -> ErrorCode:
         ErrorCode.INVALID_FETCH_SIZE,
     ):
         return ErrorCode.UNKNOWN_SERVER_ERROR
-    return code
-
-
-def _map_store_offsets_error(code: ErrorCode) -> ErrorCode:
-    if code in (
-        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        ErrorCode.NOT_ENOUGH_REPLICAS,
-        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    ):
-        return ErrorCode.COORDINATOR_NOT_AVAILABLE
-    if code in (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.KAFKA_STORAGE_ERROR):
-        return ErrorCode.NOT_COORDINATOR
-    if code in (
-        ErrorCode.MESSAGE_TOO_LARGE,
-        ErrorCode.RECORD_LIST_TOO_LARGE,
-        ErrorCode.INVALID_FETCH_SIZE,
-    ):
-        return ErrorCode.INVALID_COMMIT_OFFSET_SIZE
     return code
 
 
@@ -1207,7 +1204,7 @@ class GroupCoordinator:
             error = await self._store_group(group, assignment)
         except Exception:
             log.exception("storing the assignment of group %s failed", group.group_id)
-            error = _map_store_group_error(ErrorCode.UNKNOWN_SERVER_ERROR)
+            error = ErrorCode.UNKNOWN_SERVER_ERROR
         if not still_completing():
             return
         if error != ErrorCode.NONE:
@@ -1227,7 +1224,7 @@ class GroupCoordinator:
             [(rec.group_metadata_key(group.group_id), value)],
             now,
         )
-        return _map_store_group_error(ErrorCode(code))
+        return map_offsets_append_error(ErrorCode(code))
 
     # ------------------------------------------------------------------ heartbeat / leave
 
@@ -1370,7 +1367,7 @@ class GroupCoordinator:
                 (rec.offset_commit_key(group.group_id, t, p), rec.offset_commit_value(om))
                 for (t, p), om in valid.items()
             ]
-            code = _map_store_offsets_error(
+            code = map_offsets_append_error(
                 ErrorCode(await self.log.append(self.partition_for(group.group_id), records, now))
             )
             if code == ErrorCode.NONE and self.groups.get(group.group_id) is group:
@@ -1843,7 +1840,7 @@ class GroupCoordinator:
         if records:
             now = self.now_ms()
             code = await self.log.append(self.partition_for(group_id), records, now)
-            code = _map_store_group_error(ErrorCode(code))
+            code = map_offsets_append_error(ErrorCode(code))
             if code != ErrorCode.NONE:
                 return fail(code)
         full = rebalance_timeout_ms != -1 and owned is not None and (

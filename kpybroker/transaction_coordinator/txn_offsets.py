@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from kpybroker.group_coordinator.coordinator import map_offsets_append_error
 from wire.errors import ErrorCode
 from wire.records import ControlRecord, SimpleRecord, build_batch, iter_records, parse_header
 
@@ -132,7 +133,7 @@ class PendingTxnOffsets:
         )
         code = ErrorCode(results[key].error_code)
         if code != ErrorCode.NONE:
-            return _map_append_error(code)
+            return map_offsets_append_error(code)
         self._pending.setdefault(producer_id, {}).setdefault(group_id, {}).update(offsets)
         return ErrorCode.NONE
 
@@ -202,26 +203,6 @@ class PendingTxnOffsets:
                 mine = self._pending.setdefault(pid, {})
                 for group_id, offsets in groups.items():
                     mine.setdefault(group_id, {}).update(offsets)
-
-
-def _map_append_error(code: ErrorCode) -> ErrorCode:
-    """Kafka's mapping of a failed __consumer_offsets append for a commit."""
-    if code in (
-        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        ErrorCode.NOT_ENOUGH_REPLICAS,
-        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-        ErrorCode.REQUEST_TIMED_OUT,
-    ):
-        return ErrorCode.COORDINATOR_NOT_AVAILABLE
-    if code in (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.KAFKA_STORAGE_ERROR):
-        return ErrorCode.NOT_COORDINATOR
-    if code in (
-        ErrorCode.MESSAGE_TOO_LARGE,
-        ErrorCode.RECORD_LIST_TOO_LARGE,
-        ErrorCode.INVALID_FETCH_SIZE,
-    ):
-        return ErrorCode.INVALID_COMMIT_OFFSET_SIZE
-    return code
 
 
 # -- hooks for the group coordinator ------------------------------------------------------

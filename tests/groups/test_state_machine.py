@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import trio
 
@@ -15,6 +17,9 @@ from kpybroker.group_coordinator import (
     partition_for,
 )
 from kpybroker.group_coordinator import records as rec
+from kpybroker.group_coordinator.coordinator import map_offsets_append_error
+from kpybroker.replica_manager import AppendResult
+from kpybroker.transaction_coordinator.txn_offsets import PendingTxnOffsets
 from wire.errors import ErrorCode
 
 from .helpers import subscription
@@ -355,6 +360,66 @@ async def test_failed_append_leaves_offsets_invisible(nursery):
     log.fail_with = ErrorCode.NOT_LEADER_OR_FOLLOWER
     res = await coord.commit_offsets("g", "", None, -1, {("t", 0): OffsetAndMetadata(3)})
     assert res == {("t", 0): ErrorCode.NOT_COORDINATOR}
+
+
+# Kafka 4's new group coordinator maps a failed __consumer_offsets append the same way
+# for every write (CoordinatorOperationExceptionHelper.handleOperationException and
+# GroupMetadataManager.appendGroupMetadataErrorToResponseError).
+APPEND_ERRORS = [
+    (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    (ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    # acks=-1 here; Kafka 4 (acks=1 + high-watermark wait) sees this case as a timeout
+    (ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    (ErrorCode.REQUEST_TIMED_OUT, ErrorCode.COORDINATOR_NOT_AVAILABLE),
+    (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.NOT_COORDINATOR),
+    (ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.NOT_COORDINATOR),
+    (ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.UNKNOWN_SERVER_ERROR),
+    (ErrorCode.RECORD_LIST_TOO_LARGE, ErrorCode.UNKNOWN_SERVER_ERROR),
+    (ErrorCode.INVALID_FETCH_SIZE, ErrorCode.UNKNOWN_SERVER_ERROR),
+    (ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.UNKNOWN_SERVER_ERROR),
+    (ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.INVALID_PRODUCER_EPOCH),
+    (ErrorCode.NONE, ErrorCode.NONE),
+]
+
+
+@pytest.mark.parametrize(("append", "expected"), APPEND_ERRORS)
+def test_append_error_mapping(append, expected):
+    assert map_offsets_append_error(append) == expected
+
+
+@pytest.mark.parametrize(("append", "expected"), APPEND_ERRORS[:-1])
+async def test_offset_commit_append_errors(nursery, append, expected):
+    log = MemoryOffsetsLog()
+    coord = await start(nursery, log=log)
+    log.fail_with = append
+    res = await coord.commit_offsets("g", "", None, -1, {("t", 0): OffsetAndMetadata(3)})
+    assert res == {("t", 0): expected}
+
+
+@pytest.mark.parametrize(("append", "expected"), APPEND_ERRORS[:-1])
+async def test_sync_group_store_append_errors(nursery, append, expected):
+    log = MemoryOffsetsLog()
+    coord = await start(nursery, log=log)
+    a = await join_new(coord)
+    log.fail_with = append
+    res = await coord.sync_group("g", 1, a.member_id, None, None, None, {a.member_id: b"x"})
+    assert res.error == expected
+
+
+@pytest.mark.parametrize(("append", "expected"), APPEND_ERRORS[:-1])
+async def test_txn_offset_commit_append_errors(append, expected):
+    async def append_records(batches, **kw):
+        return {key: AppendResult(error_code=append) for key in batches}
+
+    broker = SimpleNamespace(
+        now_ms=lambda: 0,
+        group_coordinator=SimpleNamespace(partition_for=lambda group_id: 0),
+        replica_manager=SimpleNamespace(append_records=append_records),
+    )
+    pending = PendingTxnOffsets(broker)
+    code = await pending.commit("g", 7, 0, {("t", 0): OffsetAndMetadata(3)})
+    assert code == expected
+    assert not pending.has_pending("g", ("t", 0))
 
 
 async def test_reload_from_log(nursery):
