@@ -54,8 +54,9 @@ READ_COMMITTED = 1
 TopicPartition = tuple[str, int]
 # Fetched slices up to this size are read into memory instead of sent with sendfile.
 INLINE_READ_BYTES = 16 * 1024
-#: Topics only the coordinators write; Metadata reports them as internal.
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+#: Kafka's internal topics (``Topic.INTERNAL_TOPICS``): only coordinators write them,
+#: Metadata reports them as internal, admin requests may not delete from them.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 # Kafka lets only its own admin tooling write to internal topics directly.
 ADMIN_CLIENT_ID = "__admin_client"
 

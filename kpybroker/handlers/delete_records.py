@@ -18,6 +18,7 @@ from typing import Any
 
 from kpybroker import admin_configs as ac
 from kpybroker.dispatch import handler
+from kpybroker.replica_manager import INTERNAL_TOPICS
 from wire.api_keys import ApiKey
 from wire.errors import ErrorCode
 from wire.messages.delete_records import DeleteRecordsRequest, DeleteRecordsResponse
@@ -36,7 +37,7 @@ def _cleanup_policy(part: Any) -> list[str]:
 def delete_records_on_leader(broker: Any, topic: str, partition: int, offset: int) -> int:
     """Advance the log start offset of a partition led here; returns the low watermark.
     Raises ``AdminError`` with Kafka's code for every refusal."""
-    if topic in ac.INTERNAL_TOPICS:
+    if topic in INTERNAL_TOPICS:
         raise ac.AdminError(
             ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot delete records of internal topic {topic}"
         )

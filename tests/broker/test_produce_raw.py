@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 import trio
 
 from tests.broker.test_roundtrip_support import (
@@ -284,14 +285,13 @@ async def test_zstd_needs_v7(tmp_path: Any) -> None:
         await client.aclose()
 
 
-async def test_clients_cannot_write_internal_topics(tmp_path: Any) -> None:
+@pytest.mark.parametrize("topic", ["__consumer_offsets", "__transaction_state", "__share_group_state"])
+async def test_clients_cannot_write_internal_topics(tmp_path: Any, topic: str) -> None:
     async with running_broker(str(tmp_path)) as broker:
-        await broker.create_topic("__consumer_offsets", 1, 1, {"cleanup.policy": "compact"})
+        await broker.create_topic(topic, 1, 1, {"cleanup.policy": "compact"})
         client = await RawClient.connect(broker)
         keyed = batch([b"v"], keys=[b"k"])
-        answer = only_partition(
-            await client.request(produce_request("__consumer_offsets", keyed), 9)
-        )
+        answer = only_partition(await client.request(produce_request(topic, keyed), 9))
         assert answer.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
         await client.aclose()
 
