@@ -28,7 +28,9 @@ Fixtures (all function-scoped: every test gets a fresh broker and data dir):
     ``raw_client(bootstrap) -> RawClient``: a plain blocking socket speaking the
     Kafka protocol with wire's codecs (``.request(body, version)``, ``.send(body,
     version) -> correlation id``, ``.receive(api_key, version)``, ``.send_bytes``,
-    ``.closed()``), for frame-level tests. Closed at the end of the test.
+    ``.receive_frame()``, ``.closed()``), for frame-level tests. Closed at the end
+    of the test. The client itself (and its trio twin, ``AsyncRawClient``) lives in
+    ``tests/support/raw_client.py``.
 
 Brokers bind 127.0.0.1 port 0 and advertise the bound port. Pass overrides as
 Kafka property strings.
@@ -40,18 +42,18 @@ import contextlib
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
+
+if TYPE_CHECKING:
+    from tests.support.raw_client import RawClient
 
 # Brokers started as subprocesses would otherwise recompile every module on each
 # start when the environment forbids bytecode caches (about a second each).
@@ -288,69 +290,10 @@ def broker_process(tmp_path: Path) -> Iterator[BrokerProcess]:
 # -- raw protocol client -----------------------------------------------------------------------
 
 
-class RawClient:
-    """A blocking socket speaking Kafka frames, for tests below the client libraries."""
-
-    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
-        host, port = bootstrap.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        self.correlation_id = 0
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def send(self, body: Any, version: int, client_id: str | None = "raw-test") -> int:
-        from wire.buffers import join
-        from wire.protocol import encode_request
-
-        self.correlation_id += 1
-        self.sock.sendall(join(encode_request(body, version, self.correlation_id, client_id)))
-        return self.correlation_id
-
-    def receive_frame(self) -> bytes:
-        size = struct.unpack(">i", self._exactly(4))[0]
-        return self._exactly(size)
-
-    def receive(self, api_key: int, version: int) -> tuple[int, Any]:
-        from wire.protocol import decode_response
-
-        return decode_response(api_key, version, self.receive_frame())
-
-    def request(self, body: Any, version: int) -> Any:
-        cid = self.send(body, version)
-        got, response = self.receive(body.API_KEY, version)
-        assert got == cid, f"correlation id {got} != {cid}"
-        return response
-
-    def closed(self, timeout: float = 5.0) -> bool:
-        """True if the broker closed the connection (EOF or reset) within ``timeout``."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                if not self.sock.recv(65536):
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except TimeoutError:
-            return False
-        return False
-
-    def _exactly(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("connection closed by the broker")
-            buf += chunk
-        return bytes(buf)
-
-
 @pytest.fixture
 def raw_client() -> Iterator[Callable[[str], RawClient]]:
+    from tests.support.raw_client import RawClient
+
     clients: list[RawClient] = []
 
     def connect(bootstrap: str) -> RawClient:

@@ -14,7 +14,8 @@ import pytest
 
 from kpybroker.admin_configs import ConfigSource, ConfigType
 from kpybroker.server import open_broker
-from tests.broker.test_admin_support import RawClient, broker_config
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import broker_config
 from wire.errors import ErrorCode
 from wire.messages.alter_configs import AlterConfigsRequest
 from wire.messages.create_partitions import CreatePartitionsRequest
@@ -39,15 +40,15 @@ async def broker(tmp_path: Any) -> Any:
 
 @pytest.fixture
 async def client(broker: Any) -> Any:
-    c = await RawClient.connect(broker)
+    c = await AsyncRawClient.connect(broker)
     yield c
     await c.aclose()
 
 
 async def create(
-    client: RawClient, *topics: Any, version: int = 7, validate_only: bool = False
+    client: AsyncRawClient, *topics: Any, version: int = 7, validate_only: bool = False
 ) -> dict[str, Any]:
-    resp = await client.call(
+    resp = await client.request(
         CreateTopicsRequest(topics=list(topics), timeout_ms=5000, validate_only=validate_only),
         version,
     )
@@ -67,7 +68,7 @@ def topic(name: str, partitions: int = 1, rf: int = 1, **configs: str) -> Any:
 
 
 async def test_create_topic_v7_answers_id_partitions_and_configs(
-    broker: Any, client: RawClient
+    broker: Any, client: AsyncRawClient
 ) -> None:
     res = (await create(client, topic("orders", 3, retention_ms="1000")))["orders"]
     assert res.error_code == 0 and res.error_message is None
@@ -82,14 +83,14 @@ async def test_create_topic_v7_answers_id_partitions_and_configs(
     assert len(broker.metadata.get_topic("orders").partitions) == 3
 
 
-async def test_create_topic_defaults_with_minus_one(broker: Any, client: RawClient) -> None:
+async def test_create_topic_defaults_with_minus_one(broker: Any, client: AsyncRawClient) -> None:
     res = (await create(client, topic("dflt", -1, -1), version=5))["dflt"]
     assert res.error_code == 0
     assert res.num_partitions == broker.config.get("num.partitions")
     assert res.replication_factor == 1
 
 
-async def test_create_topic_errors(broker: Any, client: RawClient) -> None:
+async def test_create_topic_errors(broker: Any, client: AsyncRawClient) -> None:
     await create(client, topic("exists"), topic("a.b"))
     results = await create(
         client,
@@ -179,7 +180,7 @@ async def test_create_topic_errors(broker: Any, client: RawClient) -> None:
     assert sorted(t.name for t in broker.metadata.topics()) == ["a.b", "exists"]
 
 
-async def test_create_topic_manual_assignment(broker: Any, client: RawClient) -> None:
+async def test_create_topic_manual_assignment(broker: Any, client: AsyncRawClient) -> None:
     res = (
         await create(
             client,
@@ -198,7 +199,7 @@ async def test_create_topic_manual_assignment(broker: Any, client: RawClient) ->
     assert sorted(broker.metadata.get_topic("manual").partitions) == [0, 1]
 
 
-async def test_create_topic_validate_only_creates_nothing(broker: Any, client: RawClient) -> None:
+async def test_create_topic_validate_only_creates_nothing(broker: Any, client: AsyncRawClient) -> None:
     res = await create(
         client, topic("dry", 4, segment_bytes="100000"), topic("bad?"), validate_only=True
     )
@@ -210,14 +211,14 @@ async def test_create_topic_validate_only_creates_nothing(broker: Any, client: R
     assert (await create(client, topic("dry")))["dry"].error_code == 0
 
 
-async def test_create_topics_old_version_has_no_v5_fields(client: RawClient) -> None:
+async def test_create_topics_old_version_has_no_v5_fields(client: AsyncRawClient) -> None:
     res = (await create(client, topic("old", 2), version=2))["old"]
     assert res.error_code == 0
     # v2 does not carry these fields: the decoder leaves the defaults.
     assert res.num_partitions == -1 and res.configs == []
 
 
-async def test_cluster_metadata_topic_is_refused(client: RawClient) -> None:
+async def test_cluster_metadata_topic_is_refused(client: AsyncRawClient) -> None:
     res = (await create(client, topic("__cluster_metadata")))["__cluster_metadata"]
     assert res.error_code == ErrorCode.INVALID_REQUEST
 
@@ -225,9 +226,9 @@ async def test_cluster_metadata_topic_is_refused(client: RawClient) -> None:
 # -- DeleteTopics -------------------------------------------------------------------
 
 
-async def test_delete_topics_by_name_and_id(broker: Any, client: RawClient) -> None:
+async def test_delete_topics_by_name_and_id(broker: Any, client: AsyncRawClient) -> None:
     created = await create(client, topic("del-a", 2), topic("del-b"), topic("keep"))
-    resp = await client.call(DeleteTopicsRequest(topic_names=["del-a", "nope"], timeout_ms=5000), 5)
+    resp = await client.request(DeleteTopicsRequest(topic_names=["del-a", "nope"], timeout_ms=5000), 5)
     by_name = {r.name: r for r in resp.responses}
     assert by_name["del-a"].error_code == 0
     assert by_name["nope"].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -235,7 +236,7 @@ async def test_delete_topics_by_name_and_id(broker: Any, client: RawClient) -> N
 
     State = DeleteTopicsRequest.DeleteTopicState
     missing = uuid.uuid4()
-    resp = await client.call(
+    resp = await client.request(
         DeleteTopicsRequest(
             topics=[
                 State(name=None, topic_id=created["del-b"].topic_id),
@@ -256,9 +257,9 @@ async def test_delete_topics_by_name_and_id(broker: Any, client: RawClient) -> N
     assert broker.metadata.get_topic("keep") is not None
 
 
-async def test_delete_topics_duplicates(client: RawClient) -> None:
+async def test_delete_topics_duplicates(client: AsyncRawClient) -> None:
     await create(client, topic("dup-del"))
-    resp = await client.call(
+    resp = await client.request(
         DeleteTopicsRequest(topic_names=["dup-del", "dup-del"], timeout_ms=5000), 4
     )
     assert [(r.name, r.error_code) for r in resp.responses] == [
@@ -266,13 +267,13 @@ async def test_delete_topics_duplicates(client: RawClient) -> None:
     ]
 
 
-async def test_delete_topic_removes_files(broker: Any, client: RawClient) -> None:
+async def test_delete_topic_removes_files(broker: Any, client: AsyncRawClient) -> None:
     if broker.replica_manager is None:
         pytest.skip("storage not available: no partition files")
     await create(client, topic("files", 2))
     dirs = [os.path.join(broker.log_dirs[0], f"files-{p}") for p in range(2)]
     assert all(os.path.isdir(d) for d in dirs)
-    resp = await client.call(DeleteTopicsRequest(topic_names=["files"], timeout_ms=5000), 5)
+    resp = await client.request(DeleteTopicsRequest(topic_names=["files"], timeout_ms=5000), 5)
     assert resp.responses[0].error_code == 0
     assert not any(os.path.exists(d) for d in dirs)
 
@@ -280,10 +281,10 @@ async def test_delete_topic_removes_files(broker: Any, client: RawClient) -> Non
 async def test_delete_topics_disabled(tmp_path: Any) -> None:
     cfg = broker_config(str(tmp_path / "d"), **{"delete.topic.enable": "false"})
     async with open_broker(cfg) as broker:
-        c = await RawClient.connect(broker)
+        c = await AsyncRawClient.connect(broker)
         await create(c, topic("stay"))
-        new = await c.call(DeleteTopicsRequest(topic_names=["stay"], timeout_ms=1000), 5)
-        old = await c.call(DeleteTopicsRequest(topic_names=["stay"], timeout_ms=1000), 2)
+        new = await c.request(DeleteTopicsRequest(topic_names=["stay"], timeout_ms=1000), 5)
+        old = await c.request(DeleteTopicsRequest(topic_names=["stay"], timeout_ms=1000), 2)
         assert new.responses[0].error_code == ErrorCode.TOPIC_DELETION_DISABLED
         assert old.responses[0].error_code == ErrorCode.INVALID_REQUEST
         assert broker.metadata.get_topic("stay") is not None
@@ -293,7 +294,7 @@ async def test_delete_topics_disabled(tmp_path: Any) -> None:
 # -- CreatePartitions -----------------------------------------------------------------
 
 
-async def test_create_partitions(broker: Any, client: RawClient) -> None:
+async def test_create_partitions(broker: Any, client: AsyncRawClient) -> None:
     await create(client, topic("grow", 2))
     A = CreatePartitionsRequest.CreatePartitionsAssignment
 
@@ -304,7 +305,7 @@ async def test_create_partitions(broker: Any, client: RawClient) -> None:
         )
 
     async def call(*topics: Any, validate_only: bool = False) -> dict[str, Any]:
-        resp = await client.call(
+        resp = await client.request(
             CreatePartitionsRequest(
                 topics=list(topics), timeout_ms=5000, validate_only=validate_only
             ),
@@ -349,9 +350,9 @@ R = DescribeConfigsRequest.DescribeConfigsResource
 
 
 async def describe(
-    client: RawClient, *resources: Any, version: int = 4, synonyms: bool = False, docs: bool = False
+    client: AsyncRawClient, *resources: Any, version: int = 4, synonyms: bool = False, docs: bool = False
 ) -> list[Any]:
-    resp = await client.call(
+    resp = await client.request(
         DescribeConfigsRequest(
             resources=list(resources), include_synonyms=synonyms, include_documentation=docs
         ),
@@ -360,7 +361,7 @@ async def describe(
     return resp.results
 
 
-async def test_describe_topic_configs(client: RawClient) -> None:
+async def test_describe_topic_configs(client: AsyncRawClient) -> None:
     await create(client, topic("desc", 1, 1, retention_ms="5000", cleanup_policy="compact,delete"))
     (res,) = await describe(
         client, R(resource_type=2, resource_name="desc"), synonyms=True, docs=True
@@ -393,7 +394,7 @@ async def test_describe_topic_configs(client: RawClient) -> None:
     assert res.configs[0].synonyms == [] and res.configs[0].documentation is None
 
 
-async def test_describe_configs_v0_has_is_default(client: RawClient) -> None:
+async def test_describe_configs_v0_has_is_default(client: AsyncRawClient) -> None:
     await create(client, topic("v0", 1, 1, retention_ms="5000"))
     (res,) = await describe(
         client,
@@ -413,7 +414,7 @@ async def test_describe_broker_configs(tmp_path: Any) -> None:
         str(tmp_path / "d"), **{"log.retention.hours": "24", "ssl.keystore.password": "secret"}
     )
     async with open_broker(cfg) as broker:
-        c = await RawClient.connect(broker)
+        c = await AsyncRawClient.connect(broker)
         (res,) = await describe(
             c, R(resource_type=4, resource_name=str(broker.broker_id)), synonyms=True
         )
@@ -444,7 +445,7 @@ async def test_describe_broker_configs(tmp_path: Any) -> None:
         await c.aclose()
 
 
-async def test_describe_configs_errors(broker: Any, client: RawClient) -> None:
+async def test_describe_configs_errors(broker: Any, client: AsyncRawClient) -> None:
     other = str(broker.broker_id + 1)
     results = await describe(
         client,
@@ -473,7 +474,7 @@ async def test_describe_configs_errors(broker: Any, client: RawClient) -> None:
 
 
 async def alter(
-    client: RawClient,
+    client: AsyncRawClient,
     rtype: int,
     name: str,
     configs: dict[str, str | None],
@@ -482,7 +483,7 @@ async def alter(
 ) -> Any:
     AR = AlterConfigsRequest.AlterConfigsResource
     AC = AlterConfigsRequest.AlterableConfig
-    resp = await client.call(
+    resp = await client.request(
         AlterConfigsRequest(
             resources=[
                 AR(
@@ -499,7 +500,7 @@ async def alter(
 
 
 async def incremental(
-    client: RawClient,
+    client: AsyncRawClient,
     rtype: int,
     name: str,
     ops: list[tuple[str, int, str | None]],
@@ -508,7 +509,7 @@ async def incremental(
 ) -> Any:
     IR = IncrementalAlterConfigsRequest.AlterConfigsResource
     IC = IncrementalAlterConfigsRequest.AlterableConfig
-    resp = await client.call(
+    resp = await client.request(
         IncrementalAlterConfigsRequest(
             resources=[
                 IR(
@@ -524,7 +525,7 @@ async def incremental(
     return resp.responses[0]
 
 
-async def test_alter_configs_replaces_topic_configs(broker: Any, client: RawClient) -> None:
+async def test_alter_configs_replaces_topic_configs(broker: Any, client: AsyncRawClient) -> None:
     await create(client, topic("alt", 1, 1, retention_ms="5000", segment_ms="100000"))
     r = await alter(client, 2, "alt", {"max.message.bytes": "2000"}, validate_only=True)
     assert r.error_code == 0
@@ -555,7 +556,7 @@ async def test_alter_configs_replaces_topic_configs(broker: Any, client: RawClie
     assert broker.metadata.get_topic("alt").configs == {"max.message.bytes": "2000"}
 
 
-async def test_alter_broker_configs(broker: Any, client: RawClient) -> None:
+async def test_alter_broker_configs(broker: Any, client: AsyncRawClient) -> None:
     bid = str(broker.broker_id)
     await create(client, topic("before"), topic("pinned", 1, 1, retention_ms="1000"))
     assert (
@@ -607,7 +608,7 @@ async def test_alter_broker_configs(broker: Any, client: RawClient) -> None:
     assert entries["segment.bytes"].value == "2000000"
 
 
-async def test_incremental_alter_configs(broker: Any, client: RawClient) -> None:
+async def test_incremental_alter_configs(broker: Any, client: AsyncRawClient) -> None:
     await create(client, topic("inc", 1, 1, retention_ms="5000"))
     SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
     r = await incremental(
@@ -656,21 +657,21 @@ async def test_incremental_alter_configs(broker: Any, client: RawClient) -> None
     }
 
 
-async def test_alter_configs_duplicate_resources(client: RawClient) -> None:
+async def test_alter_configs_duplicate_resources(client: AsyncRawClient) -> None:
     await create(client, topic("dupres"))
     AR = AlterConfigsRequest.AlterConfigsResource
     AC = AlterConfigsRequest.AlterableConfig
     res = AR(resource_type=2, resource_name="dupres", configs=[AC(name="retention.ms", value="1")])
-    resp = await client.call(AlterConfigsRequest(resources=[res, res]), 1)
+    resp = await client.request(AlterConfigsRequest(resources=[res, res]), 1)
     assert [r.error_code for r in resp.responses] == [ErrorCode.INVALID_REQUEST] * 2
 
 
 # -- DescribeLogDirs -----------------------------------------------------------------
 
 
-async def test_describe_log_dirs(broker: Any, client: RawClient) -> None:
+async def test_describe_log_dirs(broker: Any, client: AsyncRawClient) -> None:
     await create(client, topic("ld", 2), topic("other"))
-    resp = await client.call(DescribeLogDirsRequest(topics=None), 4)
+    resp = await client.request(DescribeLogDirsRequest(topics=None), 4)
     assert resp.error_code == 0
     (result,) = resp.results
     assert result.error_code == 0
@@ -687,7 +688,7 @@ async def test_describe_log_dirs(broker: Any, client: RawClient) -> None:
     )
 
     T = DescribeLogDirsRequest.DescribableLogDirTopic
-    resp = await client.call(DescribeLogDirsRequest(topics=[T(topic="ld", partitions=[1, 7])]), 1)
+    resp = await client.request(DescribeLogDirsRequest(topics=[T(topic="ld", partitions=[1, 7])]), 1)
     (result,) = resp.results
     assert [(t.name, [p.partition_index for p in t.partitions]) for t in result.topics] == [
         ("ld", [1])
@@ -697,14 +698,14 @@ async def test_describe_log_dirs(broker: Any, client: RawClient) -> None:
 # -- InitProducerId ------------------------------------------------------------------
 
 
-async def test_init_producer_id(client: RawClient) -> None:
-    first = await client.call(
+async def test_init_producer_id(client: AsyncRawClient) -> None:
+    first = await client.request(
         InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=1000), 4
     )
     assert (first.error_code, first.producer_epoch) == (0, 0)
     assert first.producer_id >= 0
     # KIP-360 re-initialisation of an idempotent producer: Kafka hands out a new id.
-    again = await client.call(
+    again = await client.request(
         InitProducerIdRequest(
             transactional_id=None,
             transaction_timeout_ms=1000,
@@ -718,14 +719,14 @@ async def test_init_producer_id(client: RawClient) -> None:
     ids = set()
     # v6 is unstable in Kafka 4.1 and not advertised.
     for v in (0, 1, 2, 3, 5):
-        r = await client.call(
+        r = await client.request(
             InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=1000), v
         )
         assert r.error_code == 0
         ids.add(r.producer_id)
     assert len(ids) == 5 and first.producer_id not in ids
 
-    half = await client.call(
+    half = await client.request(
         InitProducerIdRequest(transactional_id=None, producer_id=5, producer_epoch=-1), 3
     )
     assert (half.error_code, half.producer_id, half.producer_epoch) == (
@@ -733,7 +734,7 @@ async def test_init_producer_id(client: RawClient) -> None:
         -1,
         -1,
     )
-    txn = await client.call(
+    txn = await client.request(
         InitProducerIdRequest(transactional_id="tx-1", transaction_timeout_ms=1000), 4
     )
     assert txn.error_code in (
@@ -742,14 +743,14 @@ async def test_init_producer_id(client: RawClient) -> None:
         ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
         ErrorCode.NOT_COORDINATOR,
     )
-    empty = await client.call(
+    empty = await client.request(
         InitProducerIdRequest(transactional_id="", transaction_timeout_ms=1000), 4
     )
     assert empty.error_code == ErrorCode.INVALID_REQUEST
 
 
-async def test_zero_timeout_is_request_timed_out(broker: Any, client: RawClient) -> None:
-    resp = await client.call(
+async def test_zero_timeout_is_request_timed_out(broker: Any, client: AsyncRawClient) -> None:
+    resp = await client.request(
         CreateTopicsRequest(topics=[topic("late"), topic("late2")], timeout_ms=0), 7
     )
     assert [(t.name, t.error_code) for t in resp.topics] == [
@@ -758,9 +759,9 @@ async def test_zero_timeout_is_request_timed_out(broker: Any, client: RawClient)
     ]
     assert broker.metadata.get_topic("late") is None
     await create(client, topic("stays"))
-    resp = await client.call(DeleteTopicsRequest(topic_names=["stays"], timeout_ms=0), 5)
+    resp = await client.request(DeleteTopicsRequest(topic_names=["stays"], timeout_ms=0), 5)
     assert resp.responses[0].error_code == ErrorCode.REQUEST_TIMED_OUT
-    resp = await client.call(
+    resp = await client.request(
         CreatePartitionsRequest(
             topics=[
                 CreatePartitionsRequest.CreatePartitionsTopic(
@@ -775,7 +776,7 @@ async def test_zero_timeout_is_request_timed_out(broker: Any, client: RawClient)
     assert len(broker.metadata.get_topic("stays").partitions) == 1
 
 
-async def test_describe_broker_loggers(broker: Any, client: RawClient) -> None:
+async def test_describe_broker_loggers(broker: Any, client: AsyncRawClient) -> None:
     (res,) = await describe(client, R(resource_type=8, resource_name=str(broker.broker_id)))
     assert res.error_code == 0
     entries = {e.name: e for e in res.configs}

@@ -7,13 +7,8 @@ from typing import Any
 
 import trio
 
-from tests.broker.test_roundtrip_support import (
-    RawClient,
-    batch,
-    create_topic,
-    decode_values,
-    running_broker,
-)
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import batch, create_topic, decode_values, running_broker
 from wire.errors import ErrorCode
 from wire.messages.fetch import FetchRequest
 from wire.messages.produce import ProduceRequest
@@ -60,7 +55,7 @@ def fetch(
     )
 
 
-async def produce(client: RawClient, topic: str, values: list[bytes], partition: int = 0) -> None:
+async def produce(client: AsyncRawClient, topic: str, values: list[bytes], partition: int = 0) -> None:
     request = ProduceRequest(
         acks=-1,
         timeout_ms=5000,
@@ -84,7 +79,7 @@ def partitions(response: Any) -> dict[tuple[str, int], Any]:
 async def test_fetch_returns_records_and_offsets(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a", b"b"])
         await produce(client, "t", [b"c"])
         response = await client.request(fetch({"t": [part(0)]}), VERSION)
@@ -106,7 +101,7 @@ async def test_fetch_returns_records_and_offsets(tmp_path: Any) -> None:
 async def test_read_committed_answers_empty_aborted_list(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a"])
         response = await client.request(fetch({"t": [part(0)]}, isolation_level=1), VERSION)
         p = partitions(response)[("t", 0)]
@@ -118,7 +113,7 @@ async def test_read_committed_answers_empty_aborted_list(tmp_path: Any) -> None:
 async def test_offset_out_of_range(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a"])
         p = partitions(await client.request(fetch({"t": [part(0, offset=50)]}), VERSION))[("t", 0)]
         assert p.error_code == ErrorCode.OFFSET_OUT_OF_RANGE
@@ -130,7 +125,7 @@ async def test_leader_epoch_fencing(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
         broker.replica_manager.get_partition("t", 0).leader_epoch = 3
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         older = partitions(
             await client.request(fetch({"t": [part(0, current_leader_epoch=2)]}), VERSION)
         )[("t", 0)]
@@ -149,7 +144,7 @@ async def test_leader_epoch_fencing(tmp_path: Any) -> None:
 async def test_unknown_topic_and_topic_ids(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         info = await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a"])
         p = partitions(await client.request(fetch({"nope": [part(0)]}), VERSION))[("nope", 0)]
         assert p.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -165,7 +160,7 @@ async def test_unknown_topic_and_topic_ids(tmp_path: Any) -> None:
 async def test_first_batch_is_whole_even_above_limits(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t", 2)
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"x" * 5000])
         await produce(client, "t", [b"y" * 5000])
         await produce(client, "t", [b"z" * 5000], partition=1)
@@ -182,7 +177,7 @@ async def test_first_batch_is_whole_even_above_limits(tmp_path: Any) -> None:
 async def test_max_wait_is_honoured_when_nothing_arrives(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         start = trio.current_time()
         with trio.fail_after(20):
             response = await client.request(
@@ -196,8 +191,8 @@ async def test_max_wait_is_honoured_when_nothing_arrives(tmp_path: Any) -> None:
 async def test_long_poll_is_woken_by_produce(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        consumer = await RawClient.connect(broker)
-        producer = await RawClient.connect(broker)
+        consumer = await AsyncRawClient.connect(broker)
+        producer = await AsyncRawClient.connect(broker)
         results: list[Any] = []
 
         async def poll() -> None:
@@ -221,7 +216,7 @@ async def test_long_poll_is_woken_by_produce(tmp_path: Any) -> None:
 async def test_fetch_session_incremental(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t", 3)
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         for p in range(3):
             await produce(client, "t", [b"v%d" % p], partition=p)
         # Full fetch, epoch 0: a new session answering exactly the requested partitions.
@@ -270,7 +265,7 @@ async def test_fetch_session_incremental(tmp_path: Any) -> None:
 async def test_diverging_epoch_for_a_stale_last_fetched_epoch(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a", b"b"])  # written in epoch 0
         # Claims epoch 0 reached offset 5: the leader's epoch 0 ends at 2.
         response = await client.request(
@@ -312,7 +307,7 @@ async def test_fenced_fetch_names_the_leader_from_v16(tmp_path: Any) -> None:
             else:
                 assert leader == (-1, -1) and response.node_endpoints == []
         # And the same over the wire, as a v16 client decodes it.
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         response = await client.request(request, 16)
         p = response.responses[0].partitions[0]
         assert (p.current_leader.leader_id, p.current_leader.leader_epoch) == (0, 3)
@@ -323,7 +318,7 @@ async def test_fenced_fetch_names_the_leader_from_v16(tmp_path: Any) -> None:
 async def test_every_fetch_version(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         info = await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, "t", [b"a", b"b"])
         for version in range(4, 19):
             request = fetch({"t": [part(0, offset=1)]}, topic_ids={"t": info.topic_id})

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from kpybroker.server import open_broker
-from tests.broker.test_admin_support import RawClient, broker_config
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import broker_config
 from wire.errors import ErrorCode
 from wire.messages.delete_records import DeleteRecordsRequest
 from wire.messages.describe_producers import DescribeProducersRequest
@@ -34,7 +35,7 @@ async def broker(tmp_path: Any) -> Any:
 
 @pytest.fixture
 async def client(broker: Any) -> Any:
-    c = await RawClient.connect(broker)
+    c = await AsyncRawClient.connect(broker)
     yield c
     await c.aclose()
 
@@ -50,11 +51,11 @@ def records(n: int, *, pid: int = -1, epoch: int = -1, seq: int = -1, tag: str =
 
 
 async def produce(
-    client: RawClient, topic: str, data: bytes, partition: int = 0, acks: int = -1
+    client: AsyncRawClient, topic: str, data: bytes, partition: int = 0, acks: int = -1
 ) -> Any:
     T = ProduceRequest.TopicProduceData
     P = ProduceRequest.PartitionProduceData
-    resp = await client.call(
+    resp = await client.request(
         ProduceRequest(
             acks=acks,
             timeout_ms=5000,
@@ -65,10 +66,10 @@ async def produce(
     return resp.responses[0].partition_responses[0]
 
 
-async def fetch_batches(client: RawClient, topic: str, partition: int = 0) -> list[Any]:
+async def fetch_batches(client: AsyncRawClient, topic: str, partition: int = 0) -> list[Any]:
     T = FetchRequest.FetchTopic
     P = FetchRequest.FetchPartition
-    resp = await client.call(
+    resp = await client.request(
         FetchRequest(
             replica_id=-1,
             max_wait_ms=0,
@@ -90,8 +91,8 @@ async def fetch_batches(client: RawClient, topic: str, partition: int = 0) -> li
     return [h for _, h in iter_batches(bytes(data or b""))]
 
 
-async def init_pid(client: RawClient) -> tuple[int, int]:
-    r = await client.call(
+async def init_pid(client: AsyncRawClient) -> tuple[int, int]:
+    r = await client.request(
         InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60000), 4
     )
     assert r.error_code == 0
@@ -104,7 +105,7 @@ async def new_topic(broker: Any, name: str, partitions: int = 1, **configs: str)
     )
 
 
-async def test_retried_batch_is_written_once(broker: Any, client: RawClient) -> None:
+async def test_retried_batch_is_written_once(broker: Any, client: AsyncRawClient) -> None:
     await new_topic(broker, "idem")
     pid, epoch = await init_pid(client)
     first = await produce(client, "idem", records(3, pid=pid, epoch=epoch, seq=0))
@@ -126,7 +127,7 @@ async def test_retried_batch_is_written_once(broker: Any, client: RawClient) -> 
     assert broker.replica_manager.get_partition("idem", 0).log_end_offset == 5
 
 
-async def test_out_of_order_sequence(broker: Any, client: RawClient) -> None:
+async def test_out_of_order_sequence(broker: Any, client: AsyncRawClient) -> None:
     await new_topic(broker, "ooo")
     pid, epoch = await init_pid(client)
     assert (await produce(client, "ooo", records(2, pid=pid, epoch=epoch, seq=0))).error_code == 0
@@ -142,7 +143,7 @@ async def test_out_of_order_sequence(broker: Any, client: RawClient) -> None:
     assert broker.replica_manager.get_partition("ooo", 0).log_end_offset == 4
 
 
-async def test_old_epoch_is_fenced(broker: Any, client: RawClient) -> None:
+async def test_old_epoch_is_fenced(broker: Any, client: AsyncRawClient) -> None:
     await new_topic(broker, "fence")
     pid, _ = await init_pid(client)
     assert (await produce(client, "fence", records(1, pid=pid, epoch=3, seq=0))).error_code == 0
@@ -153,13 +154,13 @@ async def test_old_epoch_is_fenced(broker: Any, client: RawClient) -> None:
     assert broker.replica_manager.get_partition("fence", 0).log_end_offset == 2
 
 
-async def test_describe_producers(broker: Any, client: RawClient) -> None:
+async def test_describe_producers(broker: Any, client: AsyncRawClient) -> None:
     await new_topic(broker, "dp", 2)
     pid, epoch = await init_pid(client)
     await produce(client, "dp", records(4, pid=pid, epoch=epoch, seq=0))
     await produce(client, "dp", records(2, pid=pid, epoch=epoch, seq=4))
     TR = DescribeProducersRequest.TopicRequest
-    resp = await client.call(
+    resp = await client.request(
         DescribeProducersRequest(
             topics=[
                 TR(name="dp", partition_indexes=[0, 1, 9]),
@@ -182,7 +183,7 @@ async def test_describe_producers(broker: Any, client: RawClient) -> None:
     assert bad.partitions[0].error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
 
 
-async def test_delete_records(broker: Any, client: RawClient) -> None:
+async def test_delete_records(broker: Any, client: AsyncRawClient) -> None:
     await new_topic(broker, "dr", 2)
     await new_topic(broker, "compacted", 1, cleanup_policy="compact")
     for _ in range(3):
@@ -195,7 +196,7 @@ async def test_delete_records(broker: Any, client: RawClient) -> None:
         by_topic: dict[str, list[Any]] = {}
         for name, part, offset in items:
             by_topic.setdefault(name, []).append(P(partition_index=part, offset=offset))
-        resp = await client.call(
+        resp = await client.request(
             DeleteRecordsRequest(
                 topics=[T(name=n, partitions=ps) for n, ps in by_topic.items()], timeout_ms=5000
             ),

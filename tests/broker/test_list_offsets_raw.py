@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.broker.test_roundtrip_support import RawClient, batch, create_topic, running_broker
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import batch, create_topic, running_broker
 from wire.errors import ErrorCode
 from wire.messages.list_offsets import ListOffsetsRequest
 from wire.messages.produce import ProduceRequest
@@ -38,7 +39,7 @@ def list_offsets(
     )
 
 
-async def produce_at(client: RawClient, topic: str, timestamps: list[int]) -> None:
+async def produce_at(client: AsyncRawClient, topic: str, timestamps: list[int]) -> None:
     request = ProduceRequest(
         acks=1,
         timeout_ms=1000,
@@ -58,7 +59,7 @@ async def produce_at(client: RawClient, topic: str, timestamps: list[int]) -> No
     assert response.responses[0].partition_responses[0].error_code == 0
 
 
-async def one(client: RawClient, ts: int, version: int = 9, topic: str = "t", **kw: Any) -> Any:
+async def one(client: AsyncRawClient, ts: int, version: int = 9, topic: str = "t", **kw: Any) -> Any:
     response = await client.request(list_offsets([(topic, 0, ts)], **kw), version)
     return response.topics[0].partitions[0]
 
@@ -66,7 +67,7 @@ async def one(client: RawClient, ts: int, version: int = 9, topic: str = "t", **
 async def test_special_and_by_time(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         # Empty log: earliest = latest = 0; no timestamp matches.
         assert (await one(client, -2)).offset == 0
         assert (await one(client, -1)).offset == 0
@@ -102,7 +103,7 @@ async def test_special_and_by_time(tmp_path: Any) -> None:
 async def test_versions_gate_special_timestamps(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         assert (await one(client, -3, version=6)).error_code == ErrorCode.UNSUPPORTED_VERSION
         assert (await one(client, -4, version=7)).error_code == ErrorCode.UNSUPPORTED_VERSION
         assert (await one(client, -5, version=8)).error_code == ErrorCode.UNSUPPORTED_VERSION
@@ -118,7 +119,7 @@ async def test_errors(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
         broker.replica_manager.get_partition("t", 0).leader_epoch = 2
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         assert (
             await one(client, -1, topic="nope")
         ).error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -139,7 +140,7 @@ async def test_errors(tmp_path: Any) -> None:
 async def test_v0_old_style_offsets(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce_at(client, "t", [T0, T0])
         latest = await one(client, -1, version=0)
         assert latest.error_code == 0 and latest.old_style_offsets == [2]
@@ -169,7 +170,7 @@ async def test_new_leader_behind_its_epoch_start(tmp_path: Any) -> None:
             replicas=[0, 1],
             isr=[0, 1],
         )
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce_at(client, "t", [T0])  # acks=1: the follower has not fetched it
         part = rm.get_partition("t", 0)
         assert (part.log_end_offset, part.high_watermark) == (1, 0)
@@ -188,7 +189,7 @@ async def test_new_leader_behind_its_epoch_start(tmp_path: Any) -> None:
 async def test_every_list_offsets_version(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce_at(client, "t", [T0, T0 + 1])
         # v11 is unstable in Kafka 4.1 and not advertised.
         for version in range(0, 11):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.broker.test_roundtrip_support import RawClient, batch, create_topic, running_broker
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import batch, create_topic, running_broker
 from wire.errors import ErrorCode
 from wire.messages.offset_for_leader_epoch import OffsetForLeaderEpochRequest
 from wire.messages.produce import ProduceRequest
@@ -30,7 +31,7 @@ def request(
     )
 
 
-async def produce(client: RawClient, values: list[bytes]) -> None:
+async def produce(client: AsyncRawClient, values: list[bytes]) -> None:
     body = ProduceRequest(
         acks=1,
         timeout_ms=1000,
@@ -51,7 +52,7 @@ def part_epochs(broker: Any) -> list[tuple[int, int]]:
     return list(broker.replica_manager.get_partition("t", 0).log.leader_epoch_cache.entries())
 
 
-async def answer(client: RawClient, *args: Any, version: int = 4) -> Any:
+async def answer(client: AsyncRawClient, *args: Any, version: int = 4) -> Any:
     response = await client.request(request(*args), version)
     return response.topics[0].partitions[0]
 
@@ -59,7 +60,7 @@ async def answer(client: RawClient, *args: Any, version: int = 4) -> Any:
 async def test_end_offsets_follow_epoch_changes(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         info = await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         # Nothing written yet: becoming leader already started epoch 0 at offset 0.
         empty = await answer(client, "t", 0)
         assert (empty.error_code, empty.leader_epoch, empty.end_offset) == (0, 0, 0)
@@ -89,7 +90,7 @@ async def test_fencing_and_unknown(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
         broker.replica_manager.get_partition("t", 0).leader_epoch = 5
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         assert (await answer(client, "t", 0, 4)).error_code == ErrorCode.FENCED_LEADER_EPOCH
         assert (await answer(client, "t", 0, 6)).error_code == ErrorCode.UNKNOWN_LEADER_EPOCH
         assert (await answer(client, "t", 0, 5)).error_code == 0
@@ -102,7 +103,7 @@ async def test_fencing_and_unknown(tmp_path: Any) -> None:
 async def test_every_offset_for_leader_epoch_version(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await produce(client, [b"a"])
         for version in range(0, 5):
             got = await answer(client, "t", 0, version=version)

@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 import trio
 
-from tests.broker.test_roundtrip_support import (
-    RawClient,
-    batch,
-    create_topic,
-    decode_values,
-    running_broker,
-)
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import batch, create_topic, decode_values, running_broker
 from wire.errors import ErrorCode
 from wire.messages.fetch import FetchRequest
 from wire.messages.metadata import MetadataRequest
@@ -50,7 +45,7 @@ def only_partition(response: Any) -> Any:
     return partition
 
 
-async def fetch_values(client: RawClient, topic: str, partition: int = 0, offset: int = 0) -> list:
+async def fetch_values(client: AsyncRawClient, topic: str, partition: int = 0, offset: int = 0) -> list:
     request = FetchRequest(
         replica_id=-1,
         max_wait_ms=0,
@@ -73,7 +68,7 @@ async def fetch_values(client: RawClient, topic: str, partition: int = 0, offset
 async def test_produce_assigns_contiguous_offsets(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         first = only_partition(await client.request(produce_request("t", batch([b"a", b"b"])), 9))
         second = only_partition(await client.request(produce_request("t", batch([b"c"])), 9))
         assert (first.error_code, first.base_offset) == (0, 0)
@@ -87,7 +82,7 @@ async def test_produce_assigns_contiguous_offsets(tmp_path: Any) -> None:
 async def test_log_append_time_topic_reports_the_time(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "lat", **{"message.timestamp.type": "LogAppendTime"})
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         answer = only_partition(
             await client.request(produce_request("lat", batch([b"x"], timestamps=[5])), 9)
         )
@@ -98,7 +93,7 @@ async def test_log_append_time_topic_reports_the_time(tmp_path: Any) -> None:
 async def test_acks_zero_gets_no_response(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await client.send(produce_request("t", batch([b"kept"]), acks=0), 9)
         await client.send(produce_request("t", batch([b"also"]), acks=0), 9)
         cid = await client.send(MetadataRequest(topics=[]), 9)
@@ -110,7 +105,7 @@ async def test_acks_zero_gets_no_response(tmp_path: Any) -> None:
 
 async def test_acks_zero_failure_closes_the_connection(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await client.send(produce_request("nope", batch([b"lost"]), acks=0), 9)
         with trio.fail_after(10):
             assert await client.read_frame() is None
@@ -120,7 +115,7 @@ async def test_acks_zero_failure_closes_the_connection(tmp_path: Any) -> None:
 async def test_invalid_required_acks(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         answer = only_partition(
             await client.request(produce_request("t", batch([b"x"]), acks=2), 9)
         )
@@ -132,7 +127,7 @@ async def test_invalid_required_acks(tmp_path: Any) -> None:
 
 async def test_unknown_topic_is_not_created(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path), **{"auto.create.topics.enable": "true"}) as broker:
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         answer = only_partition(await client.request(produce_request("ghost", batch([b"x"])), 9))
         assert answer.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         assert broker.replica_manager.get_partition("ghost", 0) is None
@@ -147,7 +142,7 @@ async def test_unknown_topic_is_not_created(tmp_path: Any) -> None:
 async def test_corrupt_crc_is_corrupt_message(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         data = bytearray(batch([b"hello world"]))
         data[-1] ^= 0xFF  # a payload byte, covered by the CRC
         answer = only_partition(await client.request(produce_request("t", bytes(data)), 9))
@@ -159,7 +154,7 @@ async def test_corrupt_crc_is_corrupt_message(tmp_path: Any) -> None:
 async def test_two_batches_or_legacy_magic_are_invalid_record(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         two = batch([b"a"]) + batch([b"b"])
         answer = only_partition(await client.request(produce_request("t", two), 9))
         assert answer.error_code == ErrorCode.INVALID_RECORD
@@ -175,7 +170,7 @@ async def test_two_batches_or_legacy_magic_are_invalid_record(tmp_path: Any) -> 
 async def test_too_large_is_message_too_large(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "small", **{"max.message.bytes": "1000"})
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         answer = only_partition(
             await client.request(produce_request("small", batch([b"x" * 2000])), 9)
         )
@@ -190,7 +185,7 @@ async def test_too_large_is_message_too_large(tmp_path: Any) -> None:
 async def test_acks_all_below_min_insync_replicas(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "strict", **{"min.insync.replicas": "2"})
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         answer = only_partition(await client.request(produce_request("strict", batch([b"x"])), 9))
         assert answer.error_code == ErrorCode.NOT_ENOUGH_REPLICAS
         # acks=1 does not care about min.insync.replicas.
@@ -205,7 +200,7 @@ async def test_v13_names_topics_by_id(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         info = await create_topic(broker, "t")
         topic_id = info.topic_id
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         response = await client.request(produce_request("", batch([b"x"]), topic_id=topic_id), 13)
         assert response.responses[0].topic_id == topic_id
         assert only_partition(response).error_code == 0
@@ -219,7 +214,7 @@ async def test_v13_names_topics_by_id(tmp_path: Any) -> None:
 async def test_old_versions_close_the_connection(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         await client.send(produce_request("t", batch([b"x"])), 2)
         with trio.fail_after(10):
             assert await client.read_frame() is None
@@ -229,7 +224,7 @@ async def test_old_versions_close_the_connection(tmp_path: Any) -> None:
 async def test_many_partitions_answer_in_request_order(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "p3", 3)
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         request = ProduceRequest(
             acks=1,
             timeout_ms=1000,
@@ -259,7 +254,7 @@ async def test_transactional_batch_without_transactional_id(tmp_path: Any) -> No
 
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         txn = build_batch(
             [SimpleRecord(None, b"x", timestamp=1)],
             producer_id=7,
@@ -276,7 +271,7 @@ async def test_transactional_batch_without_transactional_id(tmp_path: Any) -> No
 async def test_zstd_needs_v7(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         zstd = batch([b"squeeze me"] * 10, compression=4)
         answer = only_partition(await client.request(produce_request("t", zstd), 6))
         assert answer.error_code == ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
@@ -289,7 +284,7 @@ async def test_zstd_needs_v7(tmp_path: Any) -> None:
 async def test_clients_cannot_write_internal_topics(tmp_path: Any, topic: str) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await broker.create_topic(topic, 1, 1, {"cleanup.policy": "compact"})
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         keyed = batch([b"v"], keys=[b"k"])
         answer = only_partition(await client.request(produce_request(topic, keyed), 9))
         assert answer.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
@@ -299,7 +294,7 @@ async def test_clients_cannot_write_internal_topics(tmp_path: Any, topic: str) -
 async def test_partition_named_twice_is_answered_once(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         request = ProduceRequest(
             acks=1,
             timeout_ms=1000,
@@ -332,7 +327,7 @@ def only_topic(response: Any) -> list[Any]:
 async def test_every_produce_version(tmp_path: Any) -> None:
     async with running_broker(str(tmp_path)) as broker:
         info = await create_topic(broker, "t")
-        client = await RawClient.connect(broker)
+        client = await AsyncRawClient.connect(broker)
         for offset, version in enumerate(range(3, 14)):
             request = produce_request("t", batch([b"v%d" % version]), topic_id=info.topic_id)
             answer = only_partition(await client.request(request, version))

@@ -249,7 +249,7 @@ def test_accept_survives_running_out_of_file_descriptors(tmp_path):
         time.sleep(1)  # let the broker try to accept them all
         for s in hogs:
             s.close()
-        from tests.conftest import RawClient
+        from tests.support.raw_client import RawClient
 
         for _ in range(50):
             try:
