@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import logging
 import os
 import time
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
+# How often rolled segments are looked for and fsynced (Kafka schedules that flush at
+# each roll) when log.flush.scheduler.interval.ms keeps its never-check default.
+ROLLED_FLUSH_CHECK_MS = 1000
 
 #: What ``create_topic`` returns: the topic as recorded (``num_partitions``,
 #: ``replication_factor``, ``topic_id``, ``configs``).
@@ -122,6 +126,8 @@ class Broker:
         self.started = False
         self._storage_closed = False
         self._topic_lock = trio.Lock()
+        # Whether the log flusher applies flush.ms (log.flush.scheduler.interval.ms set).
+        self._flush_ms_policy = True
 
     # -- clock ----------------------------------------------------------------------
 
@@ -240,8 +246,11 @@ class Broker:
             if self.config.get("log.cleaner.enable"):
                 nursery.start_soon(self._run_log_cleaner)
             flush_check_ms = self.config.get("log.flush.scheduler.interval.ms")
-            if flush_check_ms < 2**40:  # Kafka's default (Long.MAX_VALUE) means never
-                nursery.start_soon(self._every, flush_check_ms, self._flush_dirty, "log flusher")
+            # Kafka's default (Long.MAX_VALUE) means the flush.ms policy is never
+            # checked; rolled segments are still flushed soon after each roll.
+            self._flush_ms_policy = flush_check_ms < 2**40
+            nursery.start_soon(self._every, flush_check_ms if self._flush_ms_policy else ROLLED_FLUSH_CHECK_MS,
+                               self._flush_dirty, "log flusher")
             for component in (self.replica_manager, self.group_coordinator, self.transaction_coordinator):
                 run = getattr(component, "run", None)
                 if run is not None:
@@ -252,7 +261,9 @@ class Broker:
         while True:
             await trio.sleep(interval_ms / 1000)
             try:
-                job()
+                result = job()
+                if inspect.isawaitable(result):
+                    await result
             except Exception:
                 log.exception("background %s failed", what)
 
@@ -293,13 +304,26 @@ class Broker:
         if self.log_manager is not None:
             self.log_manager.remove_expired_producers(self.now_ms())
 
-    def _flush_dirty(self) -> None:
-        if self.log_manager is not None:
-            self.log_manager.flush_dirty_logs(self.now_ms())
+    async def _flush_dirty(self) -> None:
+        """Kafka's log flusher: fsync rolled segments (and ``flush.ms``) in a worker
+        thread, so that a large fsync never holds up requests on the event loop."""
+        manager = self.log_manager
+        if manager is None:
+            return
+        now = self.now_ms()
+        policy = self._flush_ms_policy
+        due = manager.logs_due_for_flush(now, flush_ms_policy=policy)
+        if due:
+            await trio.to_thread.run_sync(
+                functools.partial(manager.flush_logs, due, now, flush_ms_policy=policy)
+            )
 
-    def _checkpoint(self) -> None:
+    async def _checkpoint(self) -> None:
+        """The offset checkpoints: read on the event loop, written (with fsyncs) in a
+        worker thread."""
         if self.log_manager is not None:
-            self.log_manager.checkpoint()
+            state = self.log_manager.checkpoint_state()
+            await trio.to_thread.run_sync(self.log_manager.write_checkpoints, state)
 
     def shutdown(self) -> None:
         """Flush and close every log, write checkpoints and the clean-shutdown marker.

@@ -53,21 +53,41 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, best_effort_dir_sync: bool = False) -> None:
+def fsync_file(path: Path) -> bool:
+    """fsync an existing file; False if it is gone (deleted meanwhile)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def write_atomic(
+    path: Path, data: bytes, *, best_effort_dir_sync: bool = False, sync: bool = True
+) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix.
 
     The data goes to ``<name>.tmp`` first. ``best_effort_dir_sync`` ignores a failure
-    to fsync the directory after the rename instead of raising it."""
+    to fsync the directory after the rename instead of raising it. ``sync=False``
+    skips both fsyncs (the caller makes the file durable later, with ``fsync_file``
+    and ``fsync_dir``); after a crash the file may then be missing or torn."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not sync:
+        return
     try:
         fsync_dir(path.parent)
     except OSError:

@@ -13,6 +13,7 @@ it from the log instead of trusting it.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import sys
@@ -39,6 +40,8 @@ class _IndexFile:
         self.base_offset = base_offset
         self.max_entries = max(1, max_entries)
         self._fd: int | None = None
+        # Written since the last fsync (also after the descriptor was closed at a roll).
+        self._unsynced = False
 
     def _open(self) -> int:
         if self._fd is None:
@@ -51,9 +54,11 @@ class _IndexFile:
 
     def _write(self, data: bytes) -> None:
         os.write(self._open(), data)
+        self._unsynced = True
 
     def _truncate_file(self, entries: int) -> None:
         os.ftruncate(self._open(), entries * self.ENTRY_SIZE)
+        self._unsynced = True
 
     def _read_file(self) -> bytes:
         try:
@@ -71,8 +76,30 @@ class _IndexFile:
         return rel
 
     def flush(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
+        """fsync what was written, also after ``close`` (a rolled segment's indexes are
+        closed at the roll and flushed later with its ``.log``)."""
+        if not self._unsynced:
+            return
+        # Cleared first: an entry appended while the fsync runs marks it again.
+        self._unsynced = False
+        # May run in a worker thread while the event loop closes the descriptor at a
+        # roll; then the file is fsynced by path instead.
+        fd = self._fd
+        if fd is not None:
+            try:
+                os.fsync(fd)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EBADF:
+                    raise
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -509,7 +509,9 @@ class Log:
             segment.recover(None)
         self.segments.append(segment)
         self._bases = [s.base_offset for s in self.segments]
-        self.producer_state.take_snapshot(base)
+        # No fsync here, on the append path: the snapshot is made durable with the
+        # rolled segment by the next flush (``maybe_flush``), as Kafka's roll does.
+        self.producer_state.take_snapshot(base, sync=False)
         return segment
 
     def _after_append(
@@ -998,22 +1000,32 @@ class Log:
                 idx = self._txn_indexes.get(seg.base_offset)
                 if idx is not None:
                     idx.flush()
+            self.producer_state.flush_snapshots()
             # Appends may have run meanwhile; truncation could not (it takes the lock).
             self.recovery_point = min(target, self.log_end_offset)
         if now_ms is not None:
             self.last_flush_ms = now_ms
 
-    def maybe_flush(self, now_ms: int) -> bool:
-        """Periodic flushing: Kafka's ``flush.ms`` rule, and (as Kafka does in the
-        background after a roll) fsync of segments that are no longer active, so an
-        unclean restart only rescans the active segment."""
-        if self.config.flush_ms < LONG_MAX and now_ms - self.last_flush_ms >= self.config.flush_ms:
+    def maybe_flush(self, now_ms: int, *, flush_ms_policy: bool = True) -> bool:
+        """Periodic flushing: Kafka's ``flush.ms`` rule (unless ``flush_ms_policy`` is
+        False), and (as Kafka does in the background after a roll) fsync of segments
+        that are no longer active, so an unclean restart only rescans the active segment."""
+        if flush_ms_policy and self._flush_ms_due(now_ms):
             self.flush(now_ms)
             return True
         if self.recovery_point < self.active_segment.base_offset:
             self.flush(up_to=self.active_segment.base_offset)
             return True
         return False
+
+    def _flush_ms_due(self, now_ms: int) -> bool:
+        return self.config.flush_ms < LONG_MAX and now_ms - self.last_flush_ms >= self.config.flush_ms
+
+    def needs_flush(self, now_ms: int, *, flush_ms_policy: bool = True) -> bool:
+        """Whether ``maybe_flush`` would fsync anything now (cheap, no I/O)."""
+        return (flush_ms_policy and self._flush_ms_due(now_ms)) or (
+            self.recovery_point < self.active_segment.base_offset
+        )
 
     def remove_expired_producers(self, now_ms: int) -> None:
         self.producer_state.remove_expired_producers(now_ms)

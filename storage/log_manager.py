@@ -14,10 +14,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage.checkpoints import (
     CLEAN_SHUTDOWN_FILE,
@@ -78,6 +79,14 @@ class _LogDir:
             self._lock_fd = None
 
 
+class CheckpointState(NamedTuple):
+    """The offsets ``LogManager.checkpoint`` writes, as read at one moment: per log
+    dir the recovery points, log start offsets and high watermarks."""
+
+    seq: int
+    dirs: list[tuple[Any, dict[tuple[str, int], int], dict[tuple[str, int], int], dict[tuple[str, int], int]]]
+
+
 class LogManager:
     """All partition logs of this broker (contract in docs/internals.md, "storage").
 
@@ -103,6 +112,10 @@ class LogManager:
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self._topic_configs = topic_configs
         self._dirs: list[_LogDir] = []
+        # Checkpoint files are written from the event loop and from a worker thread.
+        self._checkpoint_lock = threading.Lock()
+        self._state_seq = 0
+        self._log_start_offsets_seq = 0
         self._logs: dict[TopicPartition, Log] = {}
         self._log_dir_of: dict[TopicPartition, _LogDir] = {}
         self.had_clean_shutdown: dict[Path, bool] = {}
@@ -263,17 +276,45 @@ class LogManager:
 
     def checkpoint(self) -> None:
         """Write the recovery-point, log-start-offset and replication-offset checkpoints."""
+        self.write_checkpoints(self.checkpoint_state())
+
+    def checkpoint_state(self) -> CheckpointState:
+        """What ``checkpoint`` writes, read now. Cheap: the broker reads it on the
+        event loop and hands it to ``write_checkpoints`` in a worker thread."""
+        self._state_seq += 1
+        dirs = []
         for d in self._dirs:
             logs = {tp: lg for tp, lg in self._logs.items() if self._log_dir_of[tp] is d}
-            d.recovery_points.write({tp: lg.recovery_point for tp, lg in logs.items()})
-            d.log_start_offsets.write(
-                {
-                    tp: lg.log_start_offset
-                    for tp, lg in logs.items()
-                    if lg.log_start_offset > lg.segments[0].base_offset
-                }
+            dirs.append(
+                (
+                    d,
+                    {tp: lg.recovery_point for tp, lg in logs.items()},
+                    {
+                        tp: lg.log_start_offset
+                        for tp, lg in logs.items()
+                        if lg.log_start_offset > lg.segments[0].base_offset
+                    },
+                    {tp: lg.high_watermark for tp, lg in logs.items()},
+                )
             )
-            d.high_watermarks.write({tp: lg.high_watermark for tp, lg in logs.items()})
+        return CheckpointState(self._state_seq, dirs)
+
+    def write_checkpoints(self, state: CheckpointState, *, log_start_offsets_only: bool = False) -> None:
+        """Write a ``checkpoint_state`` (fsyncs: the broker runs it off the event loop).
+
+        Log start offsets are also written on the event loop after retention; a
+        state read before the newest one written is not written over it, so the
+        file never goes back."""
+        with self._checkpoint_lock:
+            stale = state.seq < self._log_start_offsets_seq
+            for d, recovery_points, log_start_offsets, high_watermarks in state.dirs:
+                if not log_start_offsets_only:
+                    d.recovery_points.write(recovery_points)
+                    d.high_watermarks.write(high_watermarks)
+                if not stale:
+                    d.log_start_offsets.write(log_start_offsets)
+            if not stale:
+                self._log_start_offsets_seq = state.seq
 
     def cleanup(self, now_ms: int) -> int:
         """Retention for every log; returns how many segments were deleted."""
@@ -305,23 +346,25 @@ class LogManager:
         return LogCleaner(config).clean_logs(logs, now_ms, run_in_loop=run)
 
     def _checkpoint_log_start_offsets(self) -> None:
-        for d in self._dirs:
-            d.log_start_offsets.write(
-                {
-                    tp: lg.log_start_offset
-                    for tp, lg in self._logs.items()
-                    if self._log_dir_of[tp] is d
-                    and lg.log_start_offset > lg.segments[0].base_offset
-                }
-            )
+        self.write_checkpoints(self.checkpoint_state(), log_start_offsets_only=True)
 
-    def flush_dirty_logs(self, now_ms: int) -> int:
-        """``Log.maybe_flush`` for every log (``flush.ms``, rolled segments); returns how many flushed.
+    def flush_dirty_logs(self, now_ms: int, *, flush_ms_policy: bool = True) -> int:
+        """``Log.maybe_flush`` for every log (``flush.ms``, rolled segments); returns how many flushed."""
+        return self.flush_logs(self.logs_due_for_flush(now_ms, flush_ms_policy=flush_ms_policy),
+                               now_ms, flush_ms_policy=flush_ms_policy)
 
-        The broker calls it periodically (Kafka's ``log.flush.scheduler.interval.ms``
-        loop), off the event loop since it may fsync.
-        """
-        return sum(1 for lg in self._logs.values() if lg.maybe_flush(now_ms))
+    def logs_due_for_flush(self, now_ms: int, *, flush_ms_policy: bool = True) -> list[Log]:
+        """The logs ``maybe_flush`` would fsync now. Cheap: the broker asks on the event
+        loop and hands the answer to ``flush_logs`` in a worker thread."""
+        return [
+            lg for lg in self._logs.values()
+            if not lg.closed and lg.needs_flush(now_ms, flush_ms_policy=flush_ms_policy)
+        ]
+
+    def flush_logs(self, logs: list[Log], now_ms: int, *, flush_ms_policy: bool = True) -> int:
+        """``Log.maybe_flush`` for ``logs`` (fsyncs: run it off the event loop); a log
+        closed or deleted meanwhile is skipped. Returns how many flushed."""
+        return sum(1 for lg in logs if _maybe_flush_open(lg, now_ms, flush_ms_policy))
 
     def remove_expired_producers(self, now_ms: int) -> None:
         for partition_log in self._logs.values():
@@ -351,3 +394,15 @@ class LogManager:
             d.unlock()
         if errors:
             raise StorageError(ErrorCode.KAFKA_STORAGE_ERROR, f"shutdown failed: {errors[0]}")
+
+
+def _maybe_flush_open(partition_log: Log, now_ms: int, flush_ms_policy: bool) -> bool:
+    """``Log.maybe_flush``, False for a log closed or deleted meanwhile."""
+    if partition_log.closed:
+        return False
+    try:
+        return partition_log.maybe_flush(now_ms, flush_ms_policy=flush_ms_policy)
+    except StorageError:
+        if partition_log.closed:
+            return False
+        raise

@@ -54,7 +54,7 @@ from typing import Any, Protocol
 
 import crc32c
 
-from storage.checkpoints import write_atomic
+from storage.checkpoints import fsync_dir, fsync_file, write_atomic
 from storage.errors import DuplicateBatchError, StorageError
 from storage.transaction_index import AbortedTxn
 from wire.errors import ErrorCode
@@ -412,12 +412,15 @@ def read_snapshot(path: Path | str) -> list[ProducerStateEntry]:
     return decode_snapshot(Path(path).read_bytes(), str(path))
 
 
-def write_snapshot(path: Path | str, entries: Iterable[ProducerStateEntry]) -> None:
-    """Write a snapshot atomically: temp file, fsync, rename, fsync the directory.
+def write_snapshot(
+    path: Path | str, entries: Iterable[ProducerStateEntry], *, sync: bool = True
+) -> None:
+    """Write a snapshot atomically: temp file, fsync, rename, fsync the directory
+    (without the fsyncs when ``sync`` is False).
 
     A directory that cannot be fsynced is not an error here: a lost snapshot is
-    rebuilt from the log on recovery."""
-    write_atomic(Path(path), encode_snapshot(entries), best_effort_dir_sync=True)
+    rebuilt from the log on recovery (``load`` skips a torn or missing one)."""
+    write_atomic(Path(path), encode_snapshot(entries), best_effort_dir_sync=True, sync=sync)
 
 
 # -- the manager ---------------------------------------------------------------------
@@ -493,6 +496,9 @@ class ProducerStateManager:
         # they stay unstable until replicated (Kafka's unreplicatedTxns).
         self._unreplicated = _TxnsByOffset()
         self._snapshots: dict[int, Path] = {}
+        # Snapshots written without fsync (at a segment roll), made durable by
+        # ``flush_snapshots`` when the log flushes the rolled segment.
+        self._unsynced: deque[Path] = deque()
         self._map_end_offset = 0
         self._dirty = False
         self._scan_snapshots()
@@ -845,12 +851,14 @@ class ProducerStateManager:
         if path is not None:
             path.unlink(missing_ok=True)
 
-    def take_snapshot(self, log_end_offset: int) -> None:
+    def take_snapshot(self, log_end_offset: int, *, sync: bool = True) -> None:
         """Write the current state as ``<log_end_offset>.snapshot``.
 
         ``log_end_offset`` must be the offset every applied batch lies below (the
         Log's end offset now). Skipped when nothing changed since a snapshot at the
-        same offset. Only the ``max_snapshots`` newest files are kept.
+        same offset. Only the ``max_snapshots`` newest files are kept. With
+        ``sync=False`` (a segment roll, as Kafka's ``takeSnapshot(false)``) the file
+        is not fsynced here but by the next ``flush_snapshots``.
         """
         if log_end_offset < self._map_end_offset:
             raise ValueError(
@@ -861,11 +869,31 @@ class ProducerStateManager:
         if log_end_offset in self._snapshots and not self._dirty:
             return
         path = snapshot_path(self.partition_dir, log_end_offset)
-        write_snapshot(path, self.active_producers())
+        write_snapshot(path, self.active_producers(), sync=sync)
+        if not sync:
+            self._unsynced.append(path)
         self._snapshots[log_end_offset] = path
         self._dirty = False
         for offset in sorted(self._snapshots)[: -self.max_snapshots]:
             self._delete_snapshot(offset)
+
+    def flush_snapshots(self) -> None:
+        """fsync the snapshots ``take_snapshot(sync=False)`` wrote (Kafka's
+        ``flushProducerStateSnapshot``, run with the flush of the rolled segment).
+        Safe from a worker thread while the event loop takes new snapshots; a
+        snapshot deleted meanwhile is skipped."""
+        synced = False
+        while True:
+            try:
+                path = self._unsynced.popleft()
+            except IndexError:
+                break
+            synced = fsync_file(path) or synced
+        if synced:
+            try:
+                fsync_dir(self.partition_dir)
+            except FileNotFoundError:
+                pass
 
     def delete_snapshots_before(self, offset: int) -> None:
         """Remove snapshot files below ``offset`` (with the segments retention deleted)."""

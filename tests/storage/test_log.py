@@ -560,3 +560,47 @@ def test_flush_due_and_deferred_flushing(pdir: Path) -> None:
     log.maybe_assign_epoch_start_offset(4, 2)
     assert log.latest_epoch == 4 and log.end_offset_for_epoch(0) == (0, 2)
     log.close()
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the files fsynced from now on (directories as their own names)."""
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to name descriptors")
+def test_roll_does_not_fsync_on_the_append_path(pdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kafka's roll takes the producer snapshot without an fsync and flushes it, with
+    # the rolled segment and its indexes, in the background: an fsync must never
+    # stall the appends behind it.
+    log = open_log(pdir, LogConfig(segment_bytes=500, index_interval_bytes=1))
+    # The first append of an epoch writes the leader-epoch checkpoint (once per epoch).
+    log.append_as_leader(batch(2), leader_epoch=0, now_ms=NOW)
+    synced = _record_fsyncs(monkeypatch)
+    for _ in range(11):
+        log.append_as_leader(batch(2), leader_epoch=0, now_ms=NOW)
+    assert len(log.segments) > 2
+    assert synced == []
+    snapshots = sorted(p.name for p in pdir.glob("*.snapshot"))
+    assert snapshots, "a roll writes a producer snapshot"
+
+    assert log.maybe_flush(NOW)
+    rolled = [s.base_offset for s in log.segments[:-1]]
+    for base in rolled:
+        for suffix in (".log", ".index", ".timeindex"):
+            assert f"{base:020d}{suffix}" in synced
+    assert set(snapshots) <= set(synced)
+    assert pdir.name in synced  # the directory, for the snapshots' renames
+    synced.clear()
+    assert not log.maybe_flush(NOW)
+    assert synced == []
+    log.close()

@@ -125,3 +125,23 @@ def test_flush_ms(tmp_path: Path) -> None:
     assert m.flush_dirty_logs(NOW + 500) == 0 and lg.recovery_point == 0
     assert m.flush_dirty_logs(NOW + 1000) == 1 and lg.recovery_point == 2
     m.shutdown()
+
+
+def test_an_older_checkpoint_state_never_rewinds_log_start_offsets(tmp_path: Path) -> None:
+    # The broker reads the checkpoint state on the event loop and writes it in a worker
+    # thread; retention meanwhile writes newer log start offsets on the loop.
+    m = _manager([tmp_path])
+    lg = m.create_log("t", 0)
+    for _ in range(20):
+        lg.append_as_leader(batch(2), leader_epoch=0, now_ms=NOW)
+    lg.update_high_watermark(lg.log_end_offset)
+    stale = m.checkpoint_state()
+    assert lg.maybe_increment_log_start_offset(7)
+    m._checkpoint_log_start_offsets()
+    m.write_checkpoints(stale)
+    lso = OffsetCheckpointFile(tmp_path / "log-start-offset-checkpoint").read()
+    assert lso == {("t", 0): 7}
+    # The stale state still wrote its recovery points and high watermarks.
+    hw = OffsetCheckpointFile(tmp_path / "replication-offset-checkpoint").read()
+    assert hw[("t", 0)] == lg.high_watermark
+    m.shutdown()
