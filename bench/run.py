@@ -326,7 +326,10 @@ def run_workload(target: Target, wl: Workload, timeout_s: float, profile_dir: Pa
         if out.get("requests_per_s"):
             out["broker_cpu_us_per_request"] = 1e6 * out["broker_cpu_s"] / (out["requests_per_s"] * out["seconds"])
         if out.get("bytes"):
-            out["broker_cpu_s_per_gb"] = out["broker_cpu_s"] / (out["bytes"] / 1e9)
+            gb = out["bytes"] / 1e9
+            out["broker_cpu_s_per_gb"] = out["broker_cpu_s"] / gb
+            out["broker_cpu_user_s_per_gb"] = out["broker_cpu_user_s"] / gb
+            out["broker_cpu_sys_s_per_gb"] = out["broker_cpu_sys_s"] / gb
     return out
 
 
@@ -436,6 +439,11 @@ def build_rows(results: dict[str, dict[str, Any]], targets: dict[str, Target],
         if limit is not None and row.kpy is not None:
             row.target, row.ok = f"<= {limit:g}", row.kpy <= limit
         rows.append(row)
+        if key.startswith("produce_1KiB") or key == "consume_1KiB":
+            for part in ("user", "sys"):
+                rows.append(Row(f"  of which {'user' if part == 'user' else 'system'} time",
+                                get(results, KPY, key, f"broker_cpu_{part}_s_per_gb"),
+                                get(results, MOCK, key, f"broker_cpu_{part}_s_per_gb"), "CPU-s/GB"))
     rows.append(Row("broker CPU per produce request (serial, 1 record each)",
                     get(results, KPY, "serial_produce_100B", "broker_cpu_us_per_request"),
                     get(results, MOCK, "serial_produce_100B", "broker_cpu_us_per_request"), "CPU-us"))
