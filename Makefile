@@ -22,14 +22,21 @@ $(STAMP): pyproject.toml requirements-dev.txt
 
 venv: $(STAMP)
 
-# Stock clients outside PyPI that tests/clients drives: kafkajs (npm) and kcat (Debian).
+# Stock clients outside PyPI that tests/clients drives: kafkajs (npm), kcat (Debian) and
+# the Java client (below).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 KAFKAJS := tests/clients/kafkajs
 $(KAFKAJS)/node_modules/.package-lock.json: $(KAFKAJS)/package-lock.json
 	command -v npm >/dev/null || $(SUDO) sh -c 'apt-get update && apt-get install -y nodejs npm'
 	cd $(KAFKAJS) && npm ci --no-audit --no-fund --loglevel=error
 
-clients: $(KAFKAJS)/node_modules/.package-lock.json
+# Apache Kafka's Java client: a JDK (Debian) and the kafka-clients jars (see the tool).
+JAVA_LIB := tests/clients/java/lib
+$(JAVA_LIB)/.fetched: tools/fetch_java_client.py $(STAMP)
+	command -v javac >/dev/null || $(SUDO) sh -c 'apt-get update && apt-get install -y default-jdk-headless'
+	$(PY) tools/fetch_java_client.py --pip $(PIP)
+
+clients: $(KAFKAJS)/node_modules/.package-lock.json $(JAVA_LIB)/.fetched
 	command -v kcat >/dev/null || command -v kafkacat >/dev/null || \
 		$(SUDO) sh -c 'apt-get update && apt-get install -y kcat'
 

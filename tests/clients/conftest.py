@@ -10,6 +10,12 @@
     The path of the ``kcat`` (or older ``kafkacat``) binary; skips when neither is
     installed.
 
+``java_client``
+    A ``JavaClient`` runner for ``tests/clients/java/JavaClientCheck.java``: Apache
+    Kafka's own Java client (kafka-clients, put in ``tests/clients/java/lib`` by
+    ``make clients``), compiled once per session. Skips when ``javac`` or the jars
+    are missing.
+
 ``recording_proxy``
     A factory for ``RecordingProxy``: a TCP relay in front of a broker that notes
     every request and response header passing through it, per connection.
@@ -159,6 +165,52 @@ def kcat() -> str:
     if path is None:
         pytest.skip("kcat is not installed (Debian/Ubuntu: apt-get install -y kcat)")
     return path
+
+
+# -- the Java client ---------------------------------------------------------------------
+
+JAVA_DIR = Path(__file__).resolve().parent / "java"
+JAVA_TIMEOUT_S = 180.0
+# A small, quick-starting JVM: the scenarios are short and the machine has two cores.
+JVM_FLAGS = ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"]
+
+
+class JavaClient:
+    """Runs ``JavaClientCheck`` scenarios; each returns the JSON of its RESULT line."""
+
+    def __init__(self, java: str, classpath: str) -> None:
+        self.java = java
+        self.classpath = classpath
+
+    def run(self, scenario: str, bootstrap: str, topic: str, *extra: str) -> dict[str, Any]:
+        cmd = [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
+        proc = subprocess.run(cmd, capture_output=True, timeout=JAVA_TIMEOUT_S, check=False)
+        out = proc.stdout.decode(errors="replace")
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            pytest.fail(f"Java client scenario {scenario} exited {proc.returncode}:\n{out[-2000:]}\n{err[-4000:]}")
+        results = [line[len("RESULT "):] for line in out.splitlines() if line.startswith("RESULT ")]
+        assert results, f"no RESULT line from the Java client:\n{out[-2000:]}"
+        return dict(json.loads(results[-1]))
+
+
+@pytest.fixture(scope="session")
+def java_client(tmp_path_factory: pytest.TempPathFactory) -> JavaClient:
+    java, javac = shutil.which("java"), shutil.which("javac")
+    lib = JAVA_DIR / "lib"
+    jars = sorted(lib.glob("*.jar"))
+    if java is None or javac is None:
+        pytest.skip("no JDK (Debian/Ubuntu: apt-get install -y default-jdk-headless; `make clients` does it)")
+    if not any(j.name.startswith("kafka-clients-") for j in jars):
+        pytest.skip("kafka-clients is not in tests/clients/java/lib (run `make clients`)")
+    classes = tmp_path_factory.mktemp("java-classes")
+    classpath = os.pathsep.join([*(str(j) for j in jars), str(classes)])
+    proc = subprocess.run([javac, "-Xlint:-removal", "-d", str(classes), "-cp", classpath,
+                           str(JAVA_DIR / "JavaClientCheck.java")],
+                          capture_output=True, timeout=JAVA_TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"javac failed:\n{proc.stderr.decode(errors='replace')}")
+    return JavaClient(java, classpath)
 
 
 # -- recording proxy --------------------------------------------------------------------

@@ -1,0 +1,364 @@
+// Apache Kafka's own Java client (kafka-clients) against a broker: one scenario per run.
+//
+// Usage: java -cp <kafka-clients and its jars>:<classes> JavaClientCheck BOOTSTRAP SCENARIO TOPIC [ARG]
+// Scenarios: admin, produce-consume (ARG: compression type), consumer-protocol,
+// transactions. Every check that fails throws; the last line printed is
+// "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+public class JavaClientCheck {
+    static String bootstrap;
+    static final Map<String, Object> result = new TreeMap<>();
+
+    public static void main(String[] args) throws Exception {
+        bootstrap = args[0];
+        String scenario = args[1];
+        String topic = args[2];
+        String arg = args.length > 3 ? args[3] : null;
+        switch (scenario) {
+            case "admin" -> admin(topic);
+            case "produce-consume" -> produceConsume(topic, arg == null ? "none" : arg, "classic");
+            case "consumer-protocol" -> produceConsume(topic, "lz4", "consumer");
+            case "transactions" -> transactions(topic);
+            default -> throw new IllegalArgumentException("unknown scenario " + scenario);
+        }
+        System.out.println("RESULT " + json(result));
+    }
+
+    static void check(boolean ok, String what) {
+        if (!ok) {
+            throw new AssertionError(what);
+        }
+    }
+
+    static Properties common() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("request.timeout.ms", "15000");
+        p.put("default.api.timeout.ms", "30000");
+        return p;
+    }
+
+    static Admin admin() {
+        return Admin.create(common());
+    }
+
+    static void createTopic(Admin admin, String topic, int partitions) throws Exception {
+        admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+    }
+
+    // -- admin ---------------------------------------------------------------------------
+
+    static void admin(String topic) throws Exception {
+        try (Admin admin = admin()) {
+            DescribeClusterResult cluster = admin.describeCluster();
+            var nodes = cluster.nodes().get();
+            check(nodes.size() == 1, "one node: " + nodes);
+            int nodeId = nodes.iterator().next().id();
+            check(cluster.controller().get() != null, "a controller");
+            check(cluster.clusterId().get() != null, "a cluster id");
+
+            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1)
+                    .configs(Map.of("retention.ms", "3600000", "cleanup.policy", "delete")))).all().get();
+            try {
+                createTopic(admin, topic, 3);
+                check(false, "creating an existing topic must fail");
+            } catch (ExecutionException e) {
+                check(e.getCause() instanceof TopicExistsException, "TopicExistsException, got " + e.getCause());
+            }
+            check(admin.listTopics().names().get().contains(topic), "listTopics has the topic");
+
+            TopicDescription desc = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            check(desc.partitions().size() == 3, "3 partitions: " + desc);
+            for (var p : desc.partitions()) {
+                check(p.leader().id() == nodeId, "leader is the node: " + p);
+                check(p.isr().size() == 1 && p.replicas().size() == 1, "one replica in sync: " + p);
+            }
+            check(!desc.isInternal() && desc.topicId() != null, "a user topic with an id");
+
+            ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+            Config config = admin.describeConfigs(List.of(res)).all().get().get(res);
+            ConfigEntry retention = config.get("retention.ms");
+            check("3600000".equals(retention.value()), "retention.ms: " + retention);
+            check(retention.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, "source: " + retention);
+            check(config.get("segment.bytes").source() != ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG,
+                    "segment.bytes is a default");
+
+            admin.incrementalAlterConfigs(Map.of(res, List.of(
+                    new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET))))
+                    .all().get();
+            config = admin.describeConfigs(List.of(res)).all().get().get(res);
+            check("7200000".equals(config.get("retention.ms").value()), "altered retention.ms");
+
+            admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(4))).all().get();
+            desc = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            check(desc.partitions().size() == 4, "4 partitions after createPartitions");
+
+            // Some data for the offset and delete-records calls.
+            try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                for (int i = 0; i < 10; i++) {
+                    producer.send(new ProducerRecord<>(topic, 0, "k", "v" + i)).get();
+                }
+            }
+            TopicPartition tp0 = new TopicPartition(topic, 0);
+            check(listOffset(admin, tp0, OffsetSpec.earliest()) == 0, "earliest 0");
+            check(listOffset(admin, tp0, OffsetSpec.latest()) == 10, "latest 10");
+            check(listOffset(admin, tp0, OffsetSpec.maxTimestamp()) == 9, "max timestamp at offset 9");
+            var lowWatermark = admin.deleteRecords(Map.of(tp0, RecordsToDelete.beforeOffset(4)))
+                    .lowWatermarks().get(tp0).get().lowWatermark();
+            check(lowWatermark == 4, "deleteRecords low watermark 4, got " + lowWatermark);
+            check(listOffset(admin, tp0, OffsetSpec.earliest()) == 4, "earliest 4 after deleteRecords");
+
+            admin.deleteTopics(List.of(topic)).all().get();
+            boolean gone = false;
+            for (int i = 0; i < 50 && !gone; i++) {
+                gone = !admin.listTopics().names().get().contains(topic);
+                if (!gone) {
+                    Thread.sleep(100);
+                }
+            }
+            check(gone, "topic deleted");
+            result.put("admin", "ok");
+        }
+    }
+
+    static long listOffset(Admin admin, TopicPartition tp, OffsetSpec spec) throws Exception {
+        ListOffsetsResult.ListOffsetsResultInfo info = admin.listOffsets(Map.of(tp, spec)).partitionResult(tp).get();
+        return info.offset();
+    }
+
+    // -- produce and consume -------------------------------------------------------------
+
+    static KafkaProducer<String, String> producer(Map<String, String> extra) {
+        Properties p = common();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+        p.putAll(extra);
+        return new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
+    }
+
+    static KafkaConsumer<String, String> consumer(Map<String, String> extra) {
+        Properties p = common();
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.putAll(extra);
+        return new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer());
+    }
+
+    static void produceConsume(String topic, String compression, String groupProtocol) throws Exception {
+        final int count = 3000;
+        final int partitions = 3;
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, partitions);
+        }
+        Map<Integer, List<Long>> offsets = new TreeMap<>();
+        try (KafkaProducer<String, String> producer = producer(Map.of(
+                ProducerConfig.COMPRESSION_TYPE_CONFIG, compression,
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true"))) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                sent.add(producer.send(new ProducerRecord<>(topic, "key-" + (i % 50), "value-" + i)));
+            }
+            producer.flush();
+            for (Future<RecordMetadata> f : sent) {
+                RecordMetadata md = f.get();
+                offsets.computeIfAbsent(md.partition(), k -> new ArrayList<>()).add(md.offset());
+            }
+        }
+        for (var e : offsets.entrySet()) {
+            List<Long> got = e.getValue();
+            for (int i = 0; i < got.size(); i++) {
+                check(got.get(i) == i, "partition " + e.getKey() + ": offsets 0.. in send order, got " + got.get(i) + " at " + i);
+            }
+        }
+        check(offsets.values().stream().mapToInt(List::size).sum() == count, "every send acknowledged");
+
+        String group = "java-" + groupProtocol + "-" + topic;
+        Map<String, String> extra = new HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group));
+        extra.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, groupProtocol);
+        Set<String> seen = new HashSet<>();
+        Map<Integer, Long> next = new HashMap<>();
+        try (KafkaConsumer<String, String> consumer = consumer(extra)) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (seen.size() < count && System.currentTimeMillis() < deadline) {
+                ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(500));
+                for (ConsumerRecord<String, String> r : records) {
+                    long expected = next.getOrDefault(r.partition(), 0L);
+                    check(r.offset() == expected, "partition " + r.partition() + " in order: " + r.offset() + " != " + expected);
+                    next.put(r.partition(), r.offset() + 1);
+                    check(seen.add(r.value()), "no duplicate " + r.value());
+                    check(r.key().equals("key-" + (Integer.parseInt(r.value().substring(6)) % 50)), "key matches value");
+                }
+            }
+            check(seen.size() == count, "consumed all " + count + ", got " + seen.size());
+            consumer.commitSync();
+            Set<TopicPartition> assigned = consumer.assignment();
+            check(assigned.size() == partitions, "all partitions assigned: " + assigned);
+            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(assigned);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(assigned);
+            for (TopicPartition tp : assigned) {
+                check(committed.get(tp).offset() == ends.get(tp), "committed = end for " + tp);
+            }
+        }
+        try (Admin admin = admin()) {
+            Map<TopicPartition, OffsetAndMetadata> groupOffsets =
+                    admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            check(groupOffsets.values().stream().mapToLong(OffsetAndMetadata::offset).sum() == count,
+                    "group offsets add up to " + count + ": " + groupOffsets);
+            ConsumerGroupDescription described = admin.describeConsumerGroups(List.of(group))
+                    .describedGroups().get(group).get();
+            result.put("group_state", described.groupState().toString());
+            result.put("group_type", described.type().toString());
+        }
+        result.put("consumed", seen.size());
+        result.put("partitions", offsets.size());
+        result.put("compression", compression);
+    }
+
+    // -- transactions --------------------------------------------------------------------
+
+    static void transactions(String topic) throws Exception {
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 2);
+        }
+        String txnId = "java-txn-" + topic;
+        String group = "java-txn-group-" + topic;
+        KafkaProducer<String, String> producer = producer(Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId));
+        producer.initTransactions();
+        producer.beginTransaction();
+        for (int i = 0; i < 10; i++) {
+            producer.send(new ProducerRecord<>(topic, i % 2, "k", "committed-" + i));
+        }
+        producer.commitTransaction();
+        producer.beginTransaction();
+        for (int i = 0; i < 10; i++) {
+            producer.send(new ProducerRecord<>(topic, i % 2, "k", "aborted-" + i));
+        }
+        producer.flush();
+        producer.abortTransaction();
+        producer.beginTransaction();
+        for (int i = 0; i < 5; i++) {
+            producer.send(new ProducerRecord<>(topic, i % 2, "k", "second-" + i));
+        }
+        producer.sendOffsetsToTransaction(Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(3)),
+                new ConsumerGroupMetadata(group));
+        producer.commitTransaction();
+
+        // A second producer with the same transactional id fences the first.
+        try (KafkaProducer<String, String> zombieKiller = producer(Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId))) {
+            zombieKiller.initTransactions();
+            boolean fenced = false;
+            try {
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, 0, "k", "zombie")).get();
+                producer.commitTransaction();
+            } catch (ProducerFencedException e) {
+                fenced = true;
+            } catch (ExecutionException e) {
+                fenced = e.getCause() instanceof ProducerFencedException;
+            } catch (org.apache.kafka.common.KafkaException e) {
+                fenced = e instanceof ProducerFencedException || e.getCause() instanceof ProducerFencedException;
+            }
+            check(fenced, "the old producer is fenced");
+            producer.close(Duration.ZERO);
+            zombieKiller.beginTransaction();
+            zombieKiller.send(new ProducerRecord<>(topic, 1, "k", "after-fence"));
+            zombieKiller.commitTransaction();
+        }
+
+        List<String> committed = readAll(topic, "read_committed");
+        List<String> uncommitted = readAll(topic, "read_uncommitted");
+        check(committed.stream().noneMatch(v -> v.startsWith("aborted") || v.equals("zombie")),
+                "read_committed skips aborted records: " + committed);
+        check(committed.size() == 16, "10 + 5 + 1 committed records, got " + committed.size() + ": " + committed);
+        check(uncommitted.size() >= 26, "read_uncommitted sees the aborted ones too: " + uncommitted.size());
+        try (Admin admin = admin()) {
+            var offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            check(offsets.get(new TopicPartition(topic, 0)).offset() == 3, "transactional offset commit: " + offsets);
+            var txns = admin.listTransactions().all().get();
+            check(txns.stream().anyMatch(t -> t.transactionalId().equals(txnId)), "listTransactions has " + txnId);
+            var state = admin.describeTransactions(List.of(txnId)).description(txnId).get();
+            result.put("txn_state", state.state().toString());
+        }
+        result.put("read_committed", committed.size());
+        result.put("read_uncommitted", uncommitted.size());
+    }
+
+    static List<String> readAll(String topic, String isolation) {
+        List<String> values = new ArrayList<>();
+        try (KafkaConsumer<String, String> consumer = consumer(Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation))) {
+            List<TopicPartition> parts = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toList());
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(parts);
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    values.add(r.value());
+                }
+                boolean done = true;
+                for (TopicPartition tp : parts) {
+                    done &= consumer.position(tp) >= ends.get(tp);
+                }
+                if (done) {
+                    break;
+                }
+            }
+        }
+        return values;
+    }
+
+    // -- output --------------------------------------------------------------------------
+
+    static String json(Map<String, Object> map) {
+        return map.entrySet().stream()
+                .map(e -> "\"" + e.getKey() + "\": " + (e.getValue() instanceof Number
+                        ? e.getValue().toString() : "\"" + e.getValue() + "\""))
+                .collect(Collectors.joining(", ", "{", "}"));
+    }
+}

@@ -1,0 +1,50 @@
+"""Apache Kafka's own Java client (kafka-clients 4.3) against kpybroker.
+
+Each test runs one scenario of ``tests/clients/java/JavaClientCheck.java`` in a JVM
+against a fresh in-process broker; the checks are in the Java program (it throws on
+the first that fails) and the figures it reports are checked here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def test_admin_client(broker: Any, java_client: Any) -> None:
+    # Cluster and topic description, create (and TopicExists), configs (describe and
+    # incremental alter), createPartitions, listOffsets (earliest, latest, max
+    # timestamp), deleteRecords, deleteTopics.
+    assert java_client.run("admin", broker, "java-admin") == {"admin": "ok"}
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_idempotent_producer_and_classic_group(broker: Any, java_client: Any, compression: str) -> None:
+    result = java_client.run("produce-consume", broker, f"java-pc-{compression}", compression)
+    assert result == {"compression": compression, "consumed": 3000, "partitions": 3,
+                      "group_state": "Empty", "group_type": "Classic"}
+    # What the broker stored is what the client sent, batch for batch.
+    codec = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[compression]
+    rm = broker.broker.replica_manager
+    for p in range(3):
+        log = rm.get_partition(f"java-pc-{compression}", p).log
+        first = log.segments[0]
+        header = first.read_header(0)
+        assert header is not None and header.attributes & 0x07 == codec
+        assert header.producer_id >= 0, "the Java producer is idempotent by default"
+
+
+def test_consumer_group_protocol(broker: Any, java_client: Any) -> None:
+    # KIP-848: group.protocol=consumer (ConsumerGroupHeartbeat, server-side assignment).
+    result = java_client.run("consumer-protocol", broker, "java-kip848")
+    assert result["consumed"] == 3000
+    assert result["group_type"] == "Consumer"
+    assert result["group_state"] == "Empty"
+
+
+def test_transactions_and_fencing(broker: Any, java_client: Any) -> None:
+    # Commit, abort, sendOffsetsToTransaction, a second producer fencing the first,
+    # read_committed vs read_uncommitted, listTransactions / describeTransactions.
+    result = java_client.run("transactions", broker, "java-txn")
+    assert result == {"read_committed": 16, "read_uncommitted": 26, "txn_state": "CompleteCommit"}
