@@ -57,7 +57,7 @@ import os
 import re
 import struct
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1037,11 +1037,17 @@ class LogCleaner:
         now_ms: int,
         *,
         run_in_loop: Callable[[Callable[[], Any]], Any] | None = None,
+        uncleanable: MutableSet[Log] | None = None,
     ) -> int:
         """One pass: clean every compacted log that is dirty enough, filthiest first.
 
         ``logs`` are ``(log dir, log)`` pairs. Returns how many logs were cleaned.
+        A log whose cleaning fails unexpectedly (a corrupt batch, an I/O error) is
+        added to ``uncleanable`` and skipped by later passes that get the same set,
+        as Kafka's ``markPartitionUncleanable``: retrying it every pass would only
+        repeat the failure. A log that merely changed underneath is retried.
         """
+        skip: MutableSet[Log] = uncleanable if uncleanable is not None else set()
         if not self.config.enable_cleaner:
             return 0
         run = run_in_loop or (lambda fn: fn())
@@ -1053,7 +1059,7 @@ class LogCleaner:
         def choose() -> list[tuple[Path, LogToClean]]:
             chosen = []
             for log_dir, lg in logs:
-                if lg.closed or not lg.config.compact:
+                if lg.closed or not lg.config.compact or lg in skip:
                     continue
                 tp = (lg.topic, lg.partition)
                 to_clean = log_to_clean(lg, checkpoints[log_dir].get(tp), now_ms)
@@ -1072,8 +1078,10 @@ class LogCleaner:
                 continue
             except Exception:
                 log.exception(
-                    "Log cleaner failed on %s; it will retry in the next pass", lg.dir.name
+                    "Log cleaner failed on %s; the partition is marked uncleanable and "
+                    "skipped until it is recreated or the broker restarts", lg.dir.name
                 )
+                skip.add(lg)
                 continue
             if end_offset is None:
                 continue

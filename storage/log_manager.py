@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -116,6 +117,9 @@ class LogManager:
         self._checkpoint_lock = threading.Lock()
         self._state_seq = 0
         self._log_start_offsets_seq = 0
+        # Logs the cleaner failed on (Kafka's uncleanable partitions); a recreated
+        # partition is a new Log and starts clean.
+        self._uncleanable: weakref.WeakSet[Log] = weakref.WeakSet()
         self._logs: dict[TopicPartition, Log] = {}
         self._log_dir_of: dict[TopicPartition, _LogDir] = {}
         self.had_clean_shutdown: dict[Path, bool] = {}
@@ -343,7 +347,13 @@ class LogManager:
         logs = run(
             lambda: [(self._log_dir_of[tp].path, lg) for tp, lg in self._logs.items()]
         )
-        return LogCleaner(config).clean_logs(logs, now_ms, run_in_loop=run)
+        return LogCleaner(config).clean_logs(
+            logs, now_ms, run_in_loop=run, uncleanable=self._uncleanable
+        )
+
+    def uncleanable_partitions(self) -> set[tuple[str, int]]:
+        """Partitions the log cleaner gave up on after an unexpected failure."""
+        return {(lg.topic, lg.partition) for lg in list(self._uncleanable) if not lg.closed}
 
     def _checkpoint_log_start_offsets(self) -> None:
         self.write_checkpoints(self.checkpoint_state(), log_start_offsets_only=True)

@@ -602,3 +602,46 @@ def test_retention_during_a_round_gives_it_up_cleanly(tmp_path: Path) -> None:
     # The next pass starts from the new log start offset and succeeds.
     assert clean(log) == 1
     log.close()
+
+
+def test_a_log_the_cleaner_fails_on_is_marked_uncleanable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kafka's markPartitionUncleanable: an unexpected failure is not retried every pass.
+    from storage import cleaner as cleaner_module
+    from storage.log_manager import LogManager
+
+    lm = LogManager([tmp_path / "d"], broker_id=0, cluster_id="c", default_config=COMPACT, now_ms=NOW)
+    try:
+        broken = lm.create_log("broken", 0, now_ms=NOW)
+        fine = lm.create_log("fine", 0, now_ms=NOW)
+        for i in range(100):
+            put(broken, b"k", b"v%d" % i)
+            put(fine, b"k", b"v%d" % i)
+        real = cleaner_module.LogCleaner.clean_one
+        attempts: list[str] = []
+
+        def clean_one(self, to_clean, now_ms, run):
+            attempts.append(to_clean.log.topic)
+            if to_clean.log.topic == "broken":
+                raise ValueError("a corrupt batch")
+            return real(self, to_clean, now_ms, run)
+
+        monkeypatch.setattr(cleaner_module.LogCleaner, "clean_one", clean_one)
+        assert lm.clean(NOW) == 1
+        assert sorted(attempts) == ["broken", "fine"]
+        assert lm.uncleanable_partitions() == {("broken", 0)}
+        attempts.clear()
+        for i in range(100):
+            put(fine, b"k", b"w%d" % i)
+        assert lm.clean(NOW) == 1
+        assert attempts == ["fine"], "the uncleanable log is skipped"
+
+        # A recreated partition is a new log and is cleaned again.
+        monkeypatch.setattr(cleaner_module.LogCleaner, "clean_one", real)
+        assert lm.delete_log("broken", 0)
+        again = lm.create_log("broken", 0, now_ms=NOW)
+        for i in range(100):
+            put(again, b"k", b"v%d" % i)
+        assert lm.uncleanable_partitions() == set()
+        assert lm.clean(NOW) == 1
+    finally:
+        lm.shutdown()
