@@ -48,3 +48,24 @@ def test_transactions_and_fencing(broker: Any, java_client: Any) -> None:
     # read_committed vs read_uncommitted, listTransactions / describeTransactions.
     result = java_client.run("transactions", broker, "java-txn")
     assert result == {"read_committed": 16, "read_uncommitted": 26, "txn_state": "CompleteCommit"}
+
+
+def test_record_shapes_timestamps_and_limits(broker: Any, java_client: Any) -> None:
+    # Headers (with a null value), null and empty keys and values, CreateTime,
+    # offsetsForTimes, seek, and RecordTooLargeException over message.max.bytes.
+    assert java_client.run("records", broker, "java-records") == {"records": 4}
+
+
+def test_admin_client_groups(broker: Any, java_client: Any) -> None:
+    # alterConsumerGroupOffsets (with metadata), listConsumerGroups, a member resuming
+    # from altered offsets, deleteConsumerGroups refused while a member is in the group
+    # (GroupNotEmptyException), deleteConsumerGroupOffsets, deleteConsumerGroups.
+    result = java_client.run("admin-groups", broker, "java-admin-groups")
+    assert result == {"groups": "ok", "deleted_group_state": "GroupIdNotFoundException"}
+
+
+def test_admin_client_cluster_apis(broker: Any, java_client: Any) -> None:
+    # describeLogDirs, describeFeatures, describeAcls (SecurityDisabledException without
+    # an authorizer), broker configs, describeProducers, listPartitionReassignments.
+    result = java_client.run("admin-cluster", broker, "java-admin-cluster")
+    assert result["cluster"] == "ok"

@@ -2,7 +2,7 @@
 //
 // Usage: java -cp <kafka-clients and its jars>:<classes> JavaClientCheck BOOTSTRAP SCENARIO TOPIC [ARG]
 // Scenarios: admin, produce-consume (ARG: compression type), consumer-protocol,
-// transactions. Every check that fails throws; the last line printed is
+// transactions, records, admin-groups, admin-cluster. Every check that fails throws; the last line printed is
 // "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
 
 import java.time.Duration;
@@ -62,6 +62,9 @@ public class JavaClientCheck {
             case "produce-consume" -> produceConsume(topic, arg == null ? "none" : arg, "classic");
             case "consumer-protocol" -> produceConsume(topic, "lz4", "consumer");
             case "transactions" -> transactions(topic);
+            case "records" -> records(topic);
+            case "admin-groups" -> adminGroups(topic);
+            case "admin-cluster" -> adminCluster(topic);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("RESULT " + json(result));
@@ -351,6 +354,159 @@ public class JavaClientCheck {
             }
         }
         return values;
+    }
+
+    // -- records: headers, nulls, timestamps, limits ---------------------------------------
+
+    static void records(String topic) throws Exception {
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+        }
+        TopicPartition tp = new TopicPartition(topic, 0);
+        long base = System.currentTimeMillis() - 60_000;
+        try (KafkaProducer<String, String> producer = producer(Map.of())) {
+            var withHeaders = new ProducerRecord<>(topic, 0, base, "k1", "v1",
+                    List.of(new org.apache.kafka.common.header.internals.RecordHeader("h1", "x".getBytes()),
+                            new org.apache.kafka.common.header.internals.RecordHeader("h2", (byte[]) null)));
+            producer.send(withHeaders).get();
+            producer.send(new ProducerRecord<String, String>(topic, 0, base + 1000, null, "no-key")).get();
+            producer.send(new ProducerRecord<String, String>(topic, 0, base + 2000, "tombstone", null)).get();
+            producer.send(new ProducerRecord<>(topic, 0, base + 3000, "", "")).get();
+            // One value over the broker's 1 MiB message.max.bytes, within the producer's limit.
+            String big = "x".repeat(1_100_000);
+            try (KafkaProducer<String, String> bigProducer = producer(Map.of(
+                    ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "2000000",
+                    ProducerConfig.BATCH_SIZE_CONFIG, "16384"))) {
+                try {
+                    bigProducer.send(new ProducerRecord<>(topic, 0, "big", big)).get();
+                    check(false, "a record over message.max.bytes must be refused");
+                } catch (ExecutionException e) {
+                    check(e.getCause() instanceof org.apache.kafka.common.errors.RecordTooLargeException,
+                            "RecordTooLargeException, got " + e.getCause());
+                }
+            }
+        }
+        try (KafkaConsumer<String, String> consumer = consumer(Map.of())) {
+            consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
+            List<ConsumerRecord<String, String>> got = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (got.size() < 4 && System.currentTimeMillis() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(got::add);
+            }
+            check(got.size() == 4, "4 records, got " + got.size());
+            var h = got.get(0).headers();
+            check(new String(h.lastHeader("h1").value()).equals("x") && h.lastHeader("h2").value() == null,
+                    "headers round-trip: " + h);
+            check(got.get(0).timestamp() == base, "CreateTime kept");
+            check(got.get(1).key() == null && got.get(1).value().equals("no-key"), "null key");
+            check(got.get(2).key().equals("tombstone") && got.get(2).value() == null, "null value");
+            check(got.get(3).key().isEmpty() && got.get(3).value().isEmpty(), "empty key and value");
+
+            var byTime = consumer.offsetsForTimes(Map.of(tp, base + 1500));
+            check(byTime.get(tp).offset() == 2 && byTime.get(tp).timestamp() == base + 2000,
+                    "offsetsForTimes: first record at or after the time: " + byTime);
+            var future = consumer.offsetsForTimes(Map.of(tp, System.currentTimeMillis() + 3_600_000));
+            check(future.get(tp) == null, "no record after a future time: " + future);
+            consumer.seek(tp, 1);
+            List<ConsumerRecord<String, String>> again = new ArrayList<>();
+            deadline = System.currentTimeMillis() + 10_000;
+            while (again.isEmpty() && System.currentTimeMillis() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(again::add);
+            }
+            check(!again.isEmpty() && again.get(0).offset() == 1, "seek(1) reads from offset 1");
+            result.put("records", got.size());
+        }
+    }
+
+    // -- admin: groups -----------------------------------------------------------------------
+
+    static void adminGroups(String topic) throws Exception {
+        String group = "java-admin-group-" + topic;
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 2);
+            try (KafkaProducer<String, String> producer = producer(Map.of())) {
+                for (int i = 0; i < 20; i++) {
+                    producer.send(new ProducerRecord<>(topic, i % 2, "k", "v" + i));
+                }
+                producer.flush();
+            }
+            TopicPartition tp0 = new TopicPartition(topic, 0);
+            TopicPartition tp1 = new TopicPartition(topic, 1);
+            admin.alterConsumerGroupOffsets(group, Map.of(tp0, new OffsetAndMetadata(4, "meta"),
+                    tp1, new OffsetAndMetadata(6))).all().get();
+            var offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            check(offsets.get(tp0).offset() == 4 && "meta".equals(offsets.get(tp0).metadata()), "altered offsets: " + offsets);
+            check(offsets.get(tp1).offset() == 6, "altered offsets: " + offsets);
+            var listed = admin.listConsumerGroups().all().get();
+            check(listed.stream().anyMatch(g -> g.groupId().equals(group)), "listConsumerGroups has the group");
+
+            // A member resumes from the altered offsets.
+            try (KafkaConsumer<String, String> consumer = consumer(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group))) {
+                consumer.subscribe(List.of(topic));
+                int n = 0;
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (n < 10 && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                        check(r.offset() >= (r.partition() == 0 ? 4 : 6), "resumed at the committed offset: " + r);
+                        n++;
+                    }
+                }
+                check(n == 10, "read the 10 records past the committed offsets, got " + n);
+                var described = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get();
+                check(described.members().size() == 1, "one member while it runs: " + described);
+                try {
+                    admin.deleteConsumerGroups(List.of(group)).all().get();
+                    check(false, "deleting a group with a member must fail");
+                } catch (ExecutionException e) {
+                    check(e.getCause() instanceof org.apache.kafka.common.errors.GroupNotEmptyException,
+                            "GroupNotEmptyException, got " + e.getCause());
+                }
+            }
+            admin.deleteConsumerGroupOffsets(group, Set.of(tp0)).all().get();
+            offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            check(!offsets.containsKey(tp0) && offsets.containsKey(tp1), "offset of partition 0 deleted: " + offsets);
+            admin.deleteConsumerGroups(List.of(group)).all().get();
+            try {
+                admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get();
+                // Kafka answers a deleted classic group as Dead with no members.
+                var dead = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get();
+                result.put("deleted_group_state", dead.groupState().toString());
+            } catch (ExecutionException e) {
+                result.put("deleted_group_state", e.getCause().getClass().getSimpleName());
+            }
+            result.put("groups", "ok");
+        }
+    }
+
+    // -- admin: cluster-level APIs a PLAINTEXT broker without an authorizer answers ---------
+
+    static void adminCluster(String topic) throws Exception {
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+            int node = admin.describeCluster().nodes().get().iterator().next().id();
+            var dirs = admin.describeLogDirs(List.of(node)).allDescriptions().get().get(node);
+            check(!dirs.isEmpty(), "describeLogDirs lists the data dir");
+            boolean found = dirs.values().stream().anyMatch(d -> d.replicaInfos().containsKey(new TopicPartition(topic, 0)));
+            check(found, "describeLogDirs has the partition");
+            var features = admin.describeFeatures().featureMetadata().get();
+            result.put("features", features.finalizedFeatures().keySet().stream().sorted().collect(Collectors.joining(",")));
+            try {
+                admin.describeAcls(org.apache.kafka.common.acl.AclBindingFilter.ANY).values().get();
+                check(false, "describeAcls without an authorizer must fail");
+            } catch (ExecutionException e) {
+                check(e.getCause() instanceof org.apache.kafka.common.errors.SecurityDisabledException,
+                        "SecurityDisabledException, got " + e.getCause());
+            }
+            ConfigResource brokerRes = new ConfigResource(ConfigResource.Type.BROKER, String.valueOf(node));
+            Config brokerConfig = admin.describeConfigs(List.of(brokerRes)).all().get().get(brokerRes);
+            check(brokerConfig.get("log.retention.hours") != null, "broker configs described");
+            var producers = admin.describeProducers(List.of(new TopicPartition(topic, 0))).all().get();
+            check(producers.get(new TopicPartition(topic, 0)).activeProducers().isEmpty(), "no producers yet");
+            var reassignments = admin.listPartitionReassignments().reassignments().get();
+            check(reassignments.isEmpty(), "no reassignments");
+            result.put("cluster", "ok");
+        }
     }
 
     // -- output --------------------------------------------------------------------------
