@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import shutil
 import socket
 import struct
@@ -192,6 +193,69 @@ class JavaClient:
         results = [line[len("RESULT "):] for line in out.splitlines() if line.startswith("RESULT ")]
         assert results, f"no RESULT line from the Java client:\n{out[-2000:]}"
         return dict(json.loads(results[-1]))
+
+
+    def start(self, scenario: str, bootstrap: str, topic: str, *extra: str) -> JavaProcess:
+        """Start a scenario and return at once; read its lines with ``JavaProcess``."""
+        cmd = [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        running = JavaProcess(proc)
+        _RUNNING_JAVA.append(running)
+        return running
+
+
+class JavaProcess:
+    """A running ``JavaClientCheck`` scenario: its stdout as lines, and its RESULT."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_line(self, predicate: Callable[[str], bool], timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the Java client printed no matching line in {timeout} s: {self.output[-5:]}")
+            if line is None:
+                pytest.fail(f"the Java client exited {self.proc.wait()}:\n{self._stderr()}")
+            self.output.append(line)
+            if predicate(line):
+                return line
+
+    def result(self, timeout: float = JAVA_TIMEOUT_S) -> dict[str, Any]:
+        """Wait for the scenario to end; its RESULT, or the test fails with its output."""
+        line = self.wait_line(lambda text: text.startswith("RESULT "), timeout)
+        self.proc.wait(30)
+        return dict(json.loads(line[len("RESULT "):]))
+
+    def _stderr(self) -> str:
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().decode(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+_RUNNING_JAVA: list[JavaProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_java_processes() -> Iterator[None]:
+    yield
+    while _RUNNING_JAVA:
+        _RUNNING_JAVA.pop().stop()
 
 
 @pytest.fixture(scope="session")

@@ -69,3 +69,18 @@ def test_admin_client_cluster_apis(broker: Any, java_client: Any) -> None:
     # an authorizer), broker configs, describeProducers, listPartitionReassignments.
     result = java_client.run("admin-cluster", broker, "java-admin-cluster")
     assert result["cluster"] == "ok"
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
+def test_idempotent_producer_through_broker_restart(broker_process: Any, java_client: Any, kill: bool) -> None:
+    """The Java idempotent producer keeps sending while ``python -m kpybroker`` is
+    stopped (or killed -9) and restarted: every record is acknowledged, and the topic
+    holds each exactly once (the retried batches were recognised as duplicates)."""
+    count = 20_000
+    producer = java_client.start("produce-through-restart", broker_process, "java-restart", str(count))
+    producer.wait_line(lambda line: line.startswith("ACKED ") and int(line.split()[1]) >= 3000)
+    if kill:
+        broker_process.kill()
+    broker_process.restart()
+    result = producer.result()
+    assert result == {"acked": count, "failed": 0, "duplicates": 0, "missing": 0}

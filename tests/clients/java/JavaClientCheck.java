@@ -2,7 +2,8 @@
 //
 // Usage: java -cp <kafka-clients and its jars>:<classes> JavaClientCheck BOOTSTRAP SCENARIO TOPIC [ARG]
 // Scenarios: admin, produce-consume (ARG: compression type), consumer-protocol,
-// transactions, records, admin-groups, admin-cluster. Every check that fails throws; the last line printed is
+// transactions, records, admin-groups, admin-cluster, produce-through-restart (ARG: count;
+// prints "ACKED n" as it goes, so that a test can restart the broker meanwhile). Every check that fails throws; the last line printed is
 // "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
 
 import java.time.Duration;
@@ -14,6 +15,9 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.stream.Collectors;
@@ -65,6 +69,7 @@ public class JavaClientCheck {
             case "records" -> records(topic);
             case "admin-groups" -> adminGroups(topic);
             case "admin-cluster" -> adminCluster(topic);
+            case "produce-through-restart" -> produceThroughRestart(topic, Integer.parseInt(arg));
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("RESULT " + json(result));
@@ -507,6 +512,67 @@ public class JavaClientCheck {
             check(reassignments.isEmpty(), "no reassignments");
             result.put("cluster", "ok");
         }
+    }
+
+    // -- the idempotent producer across a broker restart ---------------------------------------
+
+    static void produceThroughRestart(String topic, int count) throws Exception {
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 2);
+        }
+        Set<Integer> acked = ConcurrentHashMap.newKeySet();
+        AtomicInteger failed = new AtomicInteger();
+        AtomicReference<Exception> firstError = new AtomicReference<>();
+        try (KafkaProducer<String, String> producer = producer(Map.of(
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true",
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000",
+                ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "100",
+                ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "500"))) {
+            for (int i = 0; i < count; i++) {
+                final int n = i;
+                producer.send(new ProducerRecord<>(topic, "k" + (i % 10), "m-" + i), (md, e) -> {
+                    if (e == null) {
+                        acked.add(n);
+                    } else {
+                        failed.incrementAndGet();
+                        firstError.compareAndSet(null, e);
+                    }
+                });
+                if (i % 200 == 199) {
+                    Thread.sleep(25);
+                    System.out.println("ACKED " + acked.size());
+                    System.out.flush();
+                }
+            }
+            producer.flush();
+        }
+        check(firstError.get() == null, "every send acknowledged, first error: " + firstError.get());
+        Map<String, Integer> stored = new HashMap<>();
+        try (KafkaConsumer<String, String> consumer = consumer(Map.of())) {
+            List<TopicPartition> parts = List.of(new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(parts);
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    stored.merge(r.value(), 1, Integer::sum);
+                }
+                boolean done = true;
+                for (TopicPartition tp : parts) {
+                    done &= consumer.position(tp) >= ends.get(tp);
+                }
+                if (done) {
+                    break;
+                }
+            }
+        }
+        int duplicates = stored.values().stream().mapToInt(c -> c - 1).sum();
+        long missing = acked.stream().filter(n -> !stored.containsKey("m-" + n)).count();
+        result.put("acked", acked.size());
+        result.put("failed", failed.get());
+        result.put("duplicates", duplicates);
+        result.put("missing", missing);
     }
 
     // -- output --------------------------------------------------------------------------
