@@ -198,7 +198,7 @@ class JavaClient:
     def start(self, scenario: str, bootstrap: str, topic: str, *extra: str) -> JavaProcess:
         """Start a scenario and return at once; read its lines with ``JavaProcess``."""
         cmd = [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         running = JavaProcess(proc)
         _RUNNING_JAVA.append(running)
         return running
@@ -232,6 +232,25 @@ class JavaProcess:
             if predicate(line):
                 return line
 
+    def new_lines(self) -> list[str]:
+        """The lines printed since the last call, without waiting."""
+        fresh = []
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return fresh
+            if line is None:
+                self.lines.put(None)  # keep the end visible to wait_line
+                return fresh
+            self.output.append(line)
+            fresh.append(line)
+
+    def close_stdin(self) -> None:
+        """Scenarios that run until their stdin closes (group-member) then finish."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+
     def result(self, timeout: float = JAVA_TIMEOUT_S) -> dict[str, Any]:
         """Wait for the scenario to end; its RESULT, or the test fails with its output."""
         line = self.wait_line(lambda text: text.startswith("RESULT "), timeout)
@@ -243,7 +262,10 @@ class JavaProcess:
         return self.proc.stderr.read().decode(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        self.close_stdin()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
 

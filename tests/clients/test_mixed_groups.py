@@ -1,8 +1,8 @@
-"""One consumer group, four client libraries (issue 5's client matrix).
+"""One consumer group, five client libraries (issue 5's client matrix).
 
-kafka-python, confluent-kafka, aiokafka and kafkajs members share a group on one
-topic: after the rebalances settle, every partition is owned by exactly one
-member, and every record is consumed. kafkajs's own assigner has a name no
+kafka-python, confluent-kafka, aiokafka, kafkajs and Apache Kafka's Java client
+share a group on one topic: after the rebalances settle, every partition is owned
+by exactly one member, and every record is consumed. kafkajs's own assigner has a name no
 other client speaks, so with it the broker answers INCONSISTENT_GROUP_PROTOCOL,
 as Kafka does.
 """
@@ -78,7 +78,7 @@ def wait_for(predicate: Callable[[], bool], pump: Callable[[], None], timeout: f
     return False
 
 
-def test_four_client_libraries_share_one_group(broker: Any, kafkajs: Any) -> None:
+def test_five_client_libraries_share_one_group(broker: Any, kafkajs: Any, java_client: Any) -> None:
     topic, group = "mixed", "mixed-g"
     broker.call(broker.broker.create_topic, topic, PARTITIONS, 1, {})
     produce(broker, topic, 80)
@@ -91,6 +91,8 @@ def test_four_client_libraries_share_one_group(broker: Any, kafkajs: Any) -> Non
     ck.subscribe([topic])
     aio = AioMember(broker, topic, group)
     js = kafkajs.start("member", broker, topic, env={"GROUP_ID": group})
+    java = java_client.start("group-member", broker, topic, group)
+    java_owned: set[int] = set()
     values: list[bytes] = []
 
     def pump() -> None:
@@ -99,6 +101,12 @@ def test_four_client_libraries_share_one_group(broker: Any, kafkajs: Any) -> Non
         msg = ck.poll(0.05)
         if msg is not None and msg.error() is None:
             values.append(msg.value())
+        for line in java.new_lines():
+            if line.startswith("ASSIGNED "):
+                java_owned.clear()
+                java_owned.update(int(p) for p in line.split(" ", 1)[1].split(",") if p)
+            elif line.startswith("VALUE "):
+                values.append(line.split(" ", 1)[1].encode())
 
     def js_assignment() -> set[int]:
         joins = [e for e in js.events if e.get("event") == "join"]
@@ -106,7 +114,7 @@ def test_four_client_libraries_share_one_group(broker: Any, kafkajs: Any) -> Non
 
     def owners() -> list[set[int]]:
         return [{tp.partition for tp in kp.assignment()}, {tp.partition for tp in ck.assignment()},
-                aio.assignment, js_assignment()]
+                aio.assignment, js_assignment(), set(java_owned)]
 
     def settled() -> bool:
         sets = owners()
@@ -129,6 +137,7 @@ def test_four_client_libraries_share_one_group(broker: Any, kafkajs: Any) -> Non
         kp.close()
         aio.stop()
         js.stop()
+        java.stop()
 
 
 def test_kafkajs_default_assigner_is_an_inconsistent_protocol(broker: Any, kafkajs: Any) -> None:

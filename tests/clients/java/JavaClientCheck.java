@@ -3,11 +3,14 @@
 // Usage: java -cp <kafka-clients and its jars>:<classes> JavaClientCheck BOOTSTRAP SCENARIO TOPIC [ARG]
 // Scenarios: admin, produce-consume (ARG: compression type), consumer-protocol,
 // transactions, records, admin-groups, admin-cluster, produce-through-restart (ARG: count;
-// prints "ACKED n" as it goes, so that a test can restart the broker meanwhile). Every check that fails throws; the last line printed is
+// prints "ACKED n" as it goes, so that a test can restart the broker meanwhile),
+// group-member (ARG: group id; a roundrobin member printing "ASSIGNED p,q" and
+// "VALUE v" lines until its stdin closes). Every check that fails throws; the last line printed is
 // "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -70,6 +73,7 @@ public class JavaClientCheck {
             case "admin-groups" -> adminGroups(topic);
             case "admin-cluster" -> adminCluster(topic);
             case "produce-through-restart" -> produceThroughRestart(topic, Integer.parseInt(arg));
+            case "group-member" -> groupMember(topic, arg);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("RESULT " + json(result));
@@ -557,6 +561,57 @@ public class JavaClientCheck {
         result.put("failed", failed.get());
         result.put("duplicates", duplicates);
         result.put("missing", missing);
+    }
+
+    // -- a long-running group member, for groups mixing client libraries -------------------
+
+    static void groupMember(String topic, String group) throws Exception {
+        Map<String, String> extra = new HashMap<>();
+        extra.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        extra.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                org.apache.kafka.clients.consumer.RoundRobinAssignor.class.getName());
+        extra.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
+        extra.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+        extra.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "true");
+        KafkaConsumer<String, String> consumer = consumer(extra);
+        Thread watcher = new Thread(() -> {
+            try {
+                while (System.in.read() != -1) {
+                    // Anything on stdin is ignored: only its end stops the member.
+                }
+            } catch (java.io.IOException e) {
+                // Treated as the end of stdin.
+            }
+            consumer.wakeup();
+        });
+        watcher.setDaemon(true);
+        watcher.start();
+        int consumed = 0;
+        try {
+            consumer.subscribe(List.of(topic), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    String owned = consumer.assignment().stream().map(TopicPartition::partition).sorted()
+                            .map(String::valueOf).collect(Collectors.joining(","));
+                    System.out.println("ASSIGNED " + owned);
+                    System.out.flush();
+                }
+            });
+            while (true) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    System.out.println("VALUE " + r.value());
+                    consumed++;
+                }
+                System.out.flush();
+            }
+        } catch (org.apache.kafka.common.errors.WakeupException e) {
+            // stdin closed: leave the group.
+        } finally {
+            consumer.close();
+        }
+        result.put("consumed", consumed);
     }
 
     // -- output --------------------------------------------------------------------------
