@@ -260,6 +260,57 @@ class LogManager:
         self._log_dir_of[tp] = d
         return partition_log
 
+    def choose_dirs(self, topic: str, partitions: Iterable[int]) -> list[Path]:
+        """The partition dirs ``create_log`` would use for new ``partitions`` (least
+        loaded log dir first), without creating anything: the broker creates the
+        files in a worker thread (``open_new_log``) and then ``adopt_log``s them."""
+        counts = {id(d): 0 for d in self._dirs}
+        for d in self._log_dir_of.values():
+            counts[id(d)] += 1
+        paths = []
+        for partition in partitions:
+            d = min(self._dirs, key=lambda x: counts[id(x)])
+            counts[id(d)] += 1
+            paths.append(d.path / f"{topic}-{partition}")
+        return paths
+
+    def open_new_log(
+        self,
+        path: Path,
+        config: LogConfig | None = None,
+        topic_id: uuid.UUID | None = None,
+        *,
+        now_ms: int = 0,
+        leader_epoch: int | None = None,
+    ) -> Log:
+        """Create (or open) the log at ``path`` without registering it; with
+        ``leader_epoch``, record that the epoch starts at its end. Only file work on a
+        directory nobody else uses yet: safe in a worker thread."""
+        partition_log = Log.open(
+            path,
+            config or self.default_config,
+            now_ms=now_ms,
+            producer_id_expiration_ms=self.producer_id_expiration_ms,
+            topic_id=topic_id,
+        )
+        if leader_epoch is not None and leader_epoch >= 0:
+            partition_log.maybe_assign_epoch_start_offset(leader_epoch, partition_log.log_end_offset)
+        return partition_log
+
+    def adopt_log(self, partition_log: Log) -> Log:
+        """Register a log from ``open_new_log``; if the partition has one already, that
+        one is kept and the new one closed."""
+        tp = (partition_log.topic, partition_log.partition)
+        existing = self._logs.get(tp)
+        if existing is not None:
+            partition_log.close()
+            return existing
+        parent = partition_log.dir.parent.absolute()
+        d = next(x for x in self._dirs if x.path.absolute() == parent)
+        self._logs[tp] = partition_log
+        self._log_dir_of[tp] = d
+        return partition_log
+
     def update_config(self, topic: str, config: LogConfig) -> None:
         """New topic-level configs (AlterConfigs) take effect for every partition log."""
         for (t, _p), partition_log in self._logs.items():
