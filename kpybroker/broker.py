@@ -54,6 +54,8 @@ TRANSACTION_STATE = "__transaction_state"
 # How often rolled segments are looked for and fsynced (Kafka schedules that flush at
 # each roll) when log.flush.scheduler.interval.ms keeps its never-check default.
 ROLLED_FLUSH_CHECK_MS = 1000
+# How often deleted partitions' directories are looked at for removal.
+DELETED_LOGS_CHECK_MS = 1000
 
 #: What ``create_topic`` returns: the topic as recorded (``num_partitions``,
 #: ``replication_factor``, ``topic_id``, ``configs``).
@@ -251,6 +253,7 @@ class Broker:
             self._flush_ms_policy = flush_check_ms < 2**40
             nursery.start_soon(self._every, flush_check_ms if self._flush_ms_policy else ROLLED_FLUSH_CHECK_MS,
                                self._flush_dirty, "log flusher")
+            nursery.start_soon(self._every, DELETED_LOGS_CHECK_MS, self._remove_deleted_logs, "deleted logs removal")
             for component in (self.replica_manager, self.group_coordinator, self.transaction_coordinator):
                 run = getattr(component, "run", None)
                 if run is not None:
@@ -317,6 +320,16 @@ class Broker:
             await trio.to_thread.run_sync(
                 functools.partial(manager.flush_logs, due, now, flush_ms_policy=policy)
             )
+
+    async def _remove_deleted_logs(self) -> None:
+        """Kafka's kafka-delete-logs task: deleted partitions' directories go once
+        ``file.delete.delay.ms`` has passed, in a worker thread."""
+        manager = self.log_manager
+        if manager is None:
+            return
+        due = manager.logs_due_for_removal(self.now_ms())
+        if due:
+            await trio.to_thread.run_sync(manager.remove_deleted_logs, due)
 
     async def _checkpoint(self) -> None:
         """The offset checkpoints: read on the event loop, written (with fsyncs) in a

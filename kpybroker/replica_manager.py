@@ -316,7 +316,7 @@ class ReplicaManager:
                 self._partition_counts.pop(topic, None)
                 self._topic_ids.pop(part.topic_id, None)
         if delete:
-            self.broker.log_manager.delete_log(topic, partition)
+            self.broker.log_manager.delete_log(topic, partition, now_ms=self.broker.now_ms())
 
     def get_partition(self, topic: str, partition: int) -> Partition | None:
         return self._partitions.get((topic, partition))

@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ EARLIEST_LOCAL_TIMESTAMP = -4
 LATEST_TIERED_TIMESTAMP = -5
 
 _CONTROL_FLAG = 0x20  # batch attributes: a control (transaction marker) batch
+# Kafka's suffix for a deleted partition's directory awaiting removal.
+DELETE_DIR_SUFFIX = "-delete"
 _SEGMENT_FILE = re.compile(r"^(\d{20})\.(log|index|timeindex|txnindex)$")
 
 
@@ -1044,19 +1047,39 @@ class Log:
         self.closed = True
 
     @_locked
+    def rename_for_delete(self) -> Path:
+        """Kafka's async delete of a partition, step one (DeleteTopics): mark the log
+        closed and rename its directory to ``<topic>-<partition>.<id>-delete``, so the
+        partition is gone from now on (a new one may be created under the old name) and
+        a restart finds the directory already marked. The files stay open, so fetch
+        answers still being sent can finish; ``delete`` removes them later."""
+        target = self.dir.with_name(f"{self.dir.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
+        os.rename(self.dir, target)
+        fsync_dir(self.dir.parent)
+        self.dir = target
+        self.closed = True
+        return target
+
+    @_locked
     def delete(self) -> None:
         """Close and remove the whole partition directory (DeleteTopics)."""
-        if not self.closed:
+        if self.dir.name.endswith(DELETE_DIR_SUFFIX):
+            # Renamed by rename_for_delete: the segments' paths name the old directory,
+            # where a new partition of the same name may live now. Close, never unlink.
+            for seg in [*self.segments, *(pending[1] for pending in self._pending_deletes)]:
+                seg.close_files()
+            for idx in [*self._txn_indexes.values(), *(pending[2] for pending in self._pending_deletes)]:
+                idx.close()
+            self._pending_deletes = []
+            self.closed = True
+        elif not self.closed:
             for seg in self.segments:
                 seg.delete_files()
             for idx in self._txn_indexes.values():
                 idx.close()
             self._purge_pending(None)
             self.closed = True
-        for entry in os.scandir(self.dir):
-            os.unlink(entry.path)
-        os.rmdir(self.dir)
-        fsync_dir(self.dir.parent)
+        remove_log_dir(self.dir)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -1086,3 +1109,11 @@ __all__ = [
     "LEADER_EPOCH_CHECKPOINT",
     "segment_file_name",
 ]
+
+
+def remove_log_dir(path: Path) -> None:
+    """Remove a partition directory and every file in it (the last step of a delete)."""
+    for entry in os.scandir(path):
+        os.unlink(entry.path)
+    os.rmdir(path)
+    fsync_dir(path.parent)

@@ -38,7 +38,7 @@ from storage.checkpoints import (
 from storage.cleaner import CleanerConfig, LogCleaner
 from storage.config import LogConfig
 from storage.errors import StorageError
-from storage.log import Log, parse_partition_dir_name
+from storage.log import DELETE_DIR_SUFFIX, Log, parse_partition_dir_name, remove_log_dir
 from wire.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ class LogManager:
         # Logs the cleaner failed on (Kafka's uncleanable partitions); a recreated
         # partition is a new Log and starts clean.
         self._uncleanable: weakref.WeakSet[Log] = weakref.WeakSet()
+        # Deleted logs awaiting removal: (due time in ms, renamed Log or leftover dir).
+        self._to_delete: list[tuple[int, Log | Path]] = []
         self._logs: dict[TopicPartition, Log] = {}
         self._log_dir_of: dict[TopicPartition, _LogDir] = {}
         self.had_clean_shutdown: dict[Path, bool] = {}
@@ -190,6 +192,10 @@ class LogManager:
             recovery_points = {}
         for entry in sorted(os.scandir(d.path), key=lambda e: e.name):
             if not entry.is_dir():
+                continue
+            if entry.name.endswith(DELETE_DIR_SUFFIX):
+                # Deleted before the last stop but not yet removed: remove it soon.
+                self._to_delete.append((now_ms, Path(entry.path)))
                 continue
             try:
                 topic, partition = parse_partition_dir_name(entry.name)
@@ -317,15 +323,41 @@ class LogManager:
             if t == topic:
                 partition_log.config = config
 
-    def delete_log(self, topic: str, partition: int) -> bool:
-        """Remove the partition's directory and everything in it (DeleteTopics)."""
+    def delete_log(self, topic: str, partition: int, *, now_ms: int = 0) -> bool:
+        """Delete the partition (DeleteTopics) as Kafka does: its directory is renamed
+        to ``...-delete`` now (so the partition is gone, and may be created anew), and
+        removed with its files ``file.delete.delay.ms`` later by ``remove_deleted_logs``,
+        which the broker runs in a worker thread."""
         tp = (topic, partition)
         partition_log = self._logs.pop(tp, None)
         if partition_log is None:
             return False
         self._log_dir_of.pop(tp, None)
-        partition_log.delete()
+        partition_log.rename_for_delete()
+        self._to_delete.append((now_ms + partition_log.config.file_delete_delay_ms, partition_log))
         return True
+
+    def logs_due_for_removal(self, now_ms: int) -> list[Log | Path]:
+        """Deleted logs (or leftover ``-delete`` directories found at start) whose
+        delay is over, taken off the queue: hand them to ``remove_deleted_logs``."""
+        due = [item for at, item in self._to_delete if at <= now_ms]
+        if due:
+            self._to_delete = [(at, item) for at, item in self._to_delete if at > now_ms]
+        return due
+
+    @staticmethod
+    def remove_deleted_logs(items: list[Log | Path]) -> None:
+        """Remove deleted logs' directories (file work: run it off the event loop)."""
+        for item in items:
+            try:
+                if isinstance(item, Path):
+                    remove_log_dir(item)
+                else:
+                    item.delete()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                log.error("Error removing deleted log %s: %s", item if isinstance(item, Path) else item.dir, e)
 
     # ------------------------------------------------------------------ periodic work
 
@@ -447,6 +479,10 @@ class LogManager:
             except (OSError, StorageError) as e:
                 log.error("Error closing %s: %s", partition_log.dir, e)
                 errors.append(e)
+        # Deleted logs still waiting for their delay go now (a restart would anyway).
+        pending = [item for _at, item in self._to_delete]
+        self._to_delete = []
+        self.remove_deleted_logs(pending)
         if not errors:
             self.checkpoint()
             for d in self._dirs:

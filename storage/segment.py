@@ -596,6 +596,15 @@ class LogSegment:
         self.file.close()
         self.closed = True
 
+    def close_files(self) -> None:
+        """Close every descriptor without writing anything (a renamed, deleted log)."""
+        if self.closed:
+            return
+        self.offset_index.close()
+        self.time_index.close()
+        self.file.close()
+        self.closed = True
+
     def close_handlers(self) -> None:
         """Close the index files but keep the ``.log`` open for slices still in flight."""
         self.offset_index.close()

@@ -1,0 +1,129 @@
+"""File work that may block on the disk runs in worker threads, never on the event
+loop that serves every connection: the fsync of rolled segments (Kafka schedules it
+at each roll; here also with ``log.flush.scheduler.interval.ms`` at its never-check
+default), the creation of new partitions' files, and the removal of deleted
+partitions (Kafka's rename to ``-delete`` and removal ``file.delete.delay.ms`` later).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import trio
+
+from tests.support.trio_broker import batch, create_topic, running_broker
+from wire.errors import ErrorCode
+
+
+async def test_rolled_segments_are_flushed_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
+    import os
+
+    loop_thread = threading.get_ident()
+    fsync_threads: list[int] = []
+    real_fsync = os.fsync
+
+    async with running_broker(str(tmp_path)) as broker:
+        await create_topic(broker, "rolling", 1, **{"segment.bytes": "1000"})
+        rm = broker.replica_manager
+        log = rm.get_partition("rolling", 0).log
+
+        def fsync(fd: int) -> None:
+            fsync_threads.append(threading.get_ident())
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        for _ in range(12):
+            result = await rm.append_records({("rolling", 0): batch([b"x" * 200] * 2)},
+                                             required_acks=1, timeout_ms=1000)
+            assert result[("rolling", 0)].error_code == ErrorCode.NONE
+        assert len(log.segments) > 2
+        assert log.recovery_point < log.active_segment.base_offset
+        with trio.fail_after(10):
+            while log.recovery_point < log.active_segment.base_offset:
+                await trio.sleep(0.05)
+        assert fsync_threads, "the rolled segments were fsynced"
+        assert loop_thread not in fsync_threads
+
+
+async def test_partition_logs_are_created_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
+    # Creating a partition's files costs milliseconds of file-system work: a topic of
+    # hundreds of partitions must not hold every connection up meanwhile.
+    from storage.log import Log
+
+    loop_thread = threading.get_ident()
+    opened_in: dict[str, int] = {}
+    real_open = Log.open.__func__
+
+    def open_log(cls: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        opened_in[str(path)] = threading.get_ident()
+        return real_open(cls, path, *args, **kwargs)
+
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    async with running_broker(str(tmp_path / "unused"), **{"log.dirs": ",".join(map(str, dirs))}) as broker:
+        monkeypatch.setattr(Log, "open", classmethod(open_log))
+        await create_topic(broker, "wide", 6)
+        await broker.create_partitions("wide", 8)
+        rm = broker.replica_manager
+        assert sorted(p.rsplit("-", 1)[1] for p in opened_in) == [str(i) for i in range(8)]
+        assert loop_thread not in opened_in.values()
+        # Spread over both log dirs, and served.
+        parents = [rm.get_partition("wide", p).log.dir.parent for p in range(8)]
+        assert {str(x) for x in parents} == {str(d.absolute()) for d in dirs}
+        assert abs(parents.count(parents[0]) - 4) <= 1
+        result = await rm.append_records({("wide", 7): batch([b"v"])}, required_acks=-1, timeout_ms=1000)
+        assert result[("wide", 7)].error_code == ErrorCode.NONE
+
+
+async def test_deleted_partitions_are_removed_later_off_the_event_loop(tmp_path: Any) -> None:
+    # Kafka's async delete: the directory is renamed to <topic>-<partition>.<id>-delete
+    # at once, a topic of the same name can be created right away, a fetch answer
+    # already made can still be read, and the files go file.delete.delay.ms later.
+    from wire.buffers import join
+
+    async with running_broker(str(tmp_path)) as broker:
+        await create_topic(broker, "gone", 1, **{"file.delete.delay.ms": "300"})
+        rm = broker.replica_manager
+        await rm.append_records({("gone", 0): batch([b"old"])}, required_acks=1, timeout_ms=1000)
+        rm.get_partition("gone", 0).maybe_increment_high_watermark()
+        [answer] = rm.read_all([_fetch("gone")], replica_id=-1, max_bytes=1 << 20, isolation_level=0)
+
+        await broker.delete_topic("gone")
+        renamed = [p.name for p in tmp_path.iterdir() if p.name.startswith("gone-0.")]
+        assert len(renamed) == 1 and renamed[0].endswith("-delete")
+        assert not (tmp_path / "gone-0").exists()
+        await create_topic(broker, "gone", 1)
+        await rm.append_records({("gone", 0): batch([b"new"])}, required_acks=1, timeout_ms=1000)
+        # The answer read before the delete still reads the old bytes.
+        assert b"old" in bytes(join(answer.records))
+
+        with trio.fail_after(10):
+            while (tmp_path / renamed[0]).exists():
+                await trio.sleep(0.05)
+        # The new partition's files were not touched by the removal of the old one.
+        new_log = rm.get_partition("gone", 0).log
+        assert new_log.log_end_offset == 1 and (tmp_path / "gone-0" / "00000000000000000000.log").exists()
+
+
+def _fetch(topic: str) -> Any:
+    from kpybroker.replica_manager import FetchPartitionRequest
+
+    return FetchPartitionRequest(topic, 0, 0, 1 << 20, -1, -1, -1, None)
+
+
+def test_leftover_deleted_dirs_are_removed_after_a_restart(tmp_path: Any) -> None:
+    from storage.config import LogConfig
+    from storage.log_manager import LogManager
+
+    leftover = tmp_path / "t-0.0123456789abcdef0123456789abcdef-delete"
+    leftover.mkdir()
+    (leftover / "00000000000000000000.log").write_bytes(b"x" * 100)
+    manager = LogManager([tmp_path], broker_id=1, cluster_id="c", default_config=LogConfig())
+    try:
+        assert manager.get_log("t", 0) is None
+        due = manager.logs_due_for_removal(0)
+        assert due == [leftover]
+        manager.remove_deleted_logs(due)
+        assert not leftover.exists()
+    finally:
+        manager.shutdown()
