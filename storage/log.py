@@ -1054,8 +1054,10 @@ class Log:
         a restart finds the directory already marked. The files stay open, so fetch
         answers still being sent can finish; ``delete`` removes them later."""
         target = self.dir.with_name(f"{self.dir.name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
+        # No fsync of the parent here, on the event loop (Kafka's rename does not flush
+        # it either): if a crash loses the rename, the restart finds the old directory
+        # of a topic the metadata no longer has, and reports it.
         os.rename(self.dir, target)
-        fsync_dir(self.dir.parent)
         self.dir = target
         self.closed = True
         return target
