@@ -27,12 +27,20 @@ def test_idempotent_producer_and_classic_group(broker: Any, java_client: Any, co
     # What the broker stored is what the client sent, batch for batch.
     codec = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[compression]
     rm = broker.broker.replica_manager
+    stored = 0
     for p in range(3):
         log = rm.get_partition(f"java-pc-{compression}", p).log
         first = log.segments[0]
         header = first.read_header(0)
         assert header is not None and header.attributes & 0x07 == codec
         assert header.producer_id >= 0, "the Java producer is idempotent by default"
+        # Kafka's own FileRecords reads the segment files (sizes, magic, CRC-32C of
+        # every batch, every record decompressed and checked).
+        segments = java_client.run("read-segments", broker, str(log.dir))
+        assert segments["next_offset"] == log.log_end_offset
+        assert segments["codecs"] == compression
+        stored += segments["records"]
+    assert stored == 3000
 
 
 def test_consumer_group_protocol(broker: Any, java_client: Any) -> None:
@@ -48,6 +56,15 @@ def test_transactions_and_fencing(broker: Any, java_client: Any) -> None:
     # read_committed vs read_uncommitted, listTransactions / describeTransactions.
     result = java_client.run("transactions", broker, "java-txn")
     assert result == {"read_committed": 16, "read_uncommitted": 26, "txn_state": "CompleteCommit"}
+    # The markers kpybroker wrote are control batches Kafka's own record classes accept:
+    # per partition one per transaction that touched it (4 transactions, two partitions).
+    rm = broker.broker.replica_manager
+    for p in range(2):
+        log = rm.get_partition("java-txn", p).log
+        segments = java_client.run("read-segments", broker, str(log.dir))
+        assert segments["next_offset"] == log.log_end_offset
+        assert segments["control_batches"] >= 3
+        assert segments["transactional_batches"] == segments["batches"]
 
 
 def test_record_shapes_timestamps_and_limits(broker: Any, java_client: Any) -> None:

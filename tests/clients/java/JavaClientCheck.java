@@ -5,7 +5,8 @@
 // transactions, records, admin-groups, admin-cluster, produce-through-restart (ARG: count;
 // prints "ACKED n" as it goes, so that a test can restart the broker meanwhile),
 // group-member (ARG: group id; a roundrobin member printing "ASSIGNED p,q" and
-// "VALUE v" lines until its stdin closes). Every check that fails throws; the last line printed is
+// "VALUE v" lines until its stdin closes), read-segments (TOPIC is a partition
+// directory: Kafka's own FileRecords reads every .log file in it, checking CRCs). Every check that fails throws; the last line printed is
 // "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
 
 import java.time.Duration;
@@ -74,6 +75,7 @@ public class JavaClientCheck {
             case "admin-cluster" -> adminCluster(topic);
             case "produce-through-restart" -> produceThroughRestart(topic, Integer.parseInt(arg));
             case "group-member" -> groupMember(topic, arg);
+            case "read-segments" -> readSegments(topic);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("RESULT " + json(result));
@@ -612,6 +614,53 @@ public class JavaClientCheck {
             consumer.close();
         }
         result.put("consumed", consumed);
+    }
+
+    // -- the broker's segment files, read by Kafka's own record classes --------------------
+
+    static void readSegments(String partitionDir) throws Exception {
+        java.io.File[] logs = new java.io.File(partitionDir).listFiles((dir, name) -> name.endsWith(".log"));
+        check(logs != null && logs.length > 0, "segment files in " + partitionDir);
+        java.util.Arrays.sort(logs);
+        long expectedOffset = -1;
+        int batches = 0, records = 0, controlBatches = 0, transactional = 0;
+        Set<String> codecs = new java.util.TreeSet<>();
+        for (java.io.File file : logs) {
+            long base = Long.parseLong(file.getName().substring(0, 20));
+            try (org.apache.kafka.common.record.internal.FileRecords fileRecords =
+                         org.apache.kafka.common.record.internal.FileRecords.open(file, false)) {
+                for (var batch : fileRecords.batches()) {
+                    batch.ensureValid();  // size, magic and CRC-32C, as Kafka's log validation does
+                    check(batch.magic() == 2, "magic 2");
+                    check(batch.baseOffset() >= base, "batch in the segment named for its base offset");
+                    check(expectedOffset < 0 || batch.baseOffset() >= expectedOffset, "offsets only grow");
+                    expectedOffset = batch.lastOffset() + 1;
+                    batches++;
+                    codecs.add(batch.compressionType().name);
+                    if (batch.isControlBatch()) {
+                        controlBatches++;
+                    }
+                    if (batch.isTransactional()) {
+                        transactional++;
+                    }
+                    try (var it = batch.streamingIterator(org.apache.kafka.common.utils.BufferSupplier.NO_CACHING)) {
+                        while (it.hasNext()) {
+                            var record = it.next();
+                            record.ensureValid();
+                            check(record.offset() >= batch.baseOffset() && record.offset() <= batch.lastOffset(),
+                                    "record offset inside its batch");
+                            records++;
+                        }
+                    }
+                }
+            }
+        }
+        result.put("batches", batches);
+        result.put("records", records);
+        result.put("control_batches", controlBatches);
+        result.put("transactional_batches", transactional);
+        result.put("codecs", String.join(",", codecs));
+        result.put("next_offset", expectedOffset);
     }
 
     // -- output --------------------------------------------------------------------------
