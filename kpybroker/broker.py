@@ -301,7 +301,8 @@ class Broker:
 
     def _retention(self) -> None:
         if self.log_manager is not None:
-            self.log_manager.cleanup(self.now_ms())
+            # Retired files are removed by _remove_deleted_logs, in a worker thread.
+            self.log_manager.cleanup(self.now_ms(), purge=False)
 
     def _expire_producers(self) -> None:
         if self.log_manager is not None:
@@ -322,14 +323,19 @@ class Broker:
             )
 
     async def _remove_deleted_logs(self) -> None:
-        """Kafka's kafka-delete-logs task: deleted partitions' directories go once
-        ``file.delete.delay.ms`` has passed, in a worker thread."""
+        """Kafka's kafka-delete-logs task and delayed segment deletion: deleted
+        partitions' directories and segments retired by retention or the cleaner go
+        once ``file.delete.delay.ms`` has passed, in a worker thread."""
         manager = self.log_manager
         if manager is None:
             return
-        due = manager.logs_due_for_removal(self.now_ms())
-        if due:
-            await trio.to_thread.run_sync(manager.remove_deleted_logs, due)
+        now = self.now_ms()
+        logs = manager.logs_due_for_removal(now)
+        segments = manager.retired_segments_due(now)
+        if logs:
+            await trio.to_thread.run_sync(manager.remove_deleted_logs, logs)
+        if segments:
+            await trio.to_thread.run_sync(manager.remove_retired_segments, segments)
 
     async def _checkpoint(self) -> None:
         """The offset checkpoints: read on the event loop, written (with fsyncs) in a

@@ -869,15 +869,17 @@ class Log:
     # ================================================================== retention
 
     @_locked
-    def delete_old_segments(self, now_ms: int) -> int:
+    def delete_old_segments(self, now_ms: int, *, purge: bool = True) -> int:
         """Apply retention (time, size, log start offset); returns how many segments went.
 
         Whole segments only, never the active one, never data above the high
         watermark. Files are renamed ``*.deleted`` and removed after
-        ``file.delete.delay.ms``.
+        ``file.delete.delay.ms``: here, by a later call, or with ``purge=False`` by
+        whoever takes them with ``take_due_deletes`` (the broker, in a worker thread).
         """
         self._check_open()
-        self._purge_pending(now_ms)
+        if purge:
+            self._purge_pending(now_ms)
         config = self.config
         delete_policy = "delete" in {p.strip() for p in config.cleanup_policy.split(",")}
         candidates = self.segments[:-1]
@@ -975,6 +977,25 @@ class Log:
         self._bases = [s.base_offset for s in self.segments]
         self._txn_indexes[new_base_offset] = TransactionIndex.for_segment(self.dir, new_base_offset)
         return True
+
+    def take_due_deletes(self, now_ms: int) -> list[tuple[LogSegment, TransactionIndex]]:
+        """Retired segments whose ``file.delete.delay.ms`` is over, taken off the log:
+        remove their files with ``remove_retired`` (off the event loop). Not under the
+        log's lock, which a flush in a worker thread may hold for long: only the
+        caller's thread (the event loop) changes the retired list."""
+        if not self._pending_deletes:
+            return []
+        due = [(seg, txn) for at, seg, txn in self._pending_deletes if now_ms >= at]
+        if due:
+            self._pending_deletes = [item for item in self._pending_deletes if now_ms < item[0]]
+        return due
+
+    @staticmethod
+    def remove_retired(items: list[tuple[LogSegment, TransactionIndex]]) -> None:
+        """Remove the files of segments from ``take_due_deletes``."""
+        for seg, txn in items:
+            seg.delete_files()
+            txn.delete()
 
     def _purge_pending(self, now_ms: int | None) -> None:
         keep = []

@@ -345,6 +345,23 @@ class LogManager:
             self._to_delete = [(at, item) for at, item in self._to_delete if at > now_ms]
         return due
 
+    def retired_segments_due(self, now_ms: int) -> list[Any]:
+        """Segments retired by retention or the cleaner whose delay is over, taken
+        off their logs: hand them to ``remove_retired_segments``."""
+        due: list[Any] = []
+        for partition_log in self._logs.values():
+            if not partition_log.closed:
+                due.extend(partition_log.take_due_deletes(now_ms))
+        return due
+
+    @staticmethod
+    def remove_retired_segments(items: list[Any]) -> None:
+        """Remove retired segments' files (file work: run it off the event loop)."""
+        try:
+            Log.remove_retired(items)
+        except OSError as e:
+            log.error("Error removing retired segment files: %s", e)
+
     @staticmethod
     def remove_deleted_logs(items: list[Log | Path]) -> None:
         """Remove deleted logs' directories (file work: run it off the event loop)."""
@@ -403,11 +420,13 @@ class LogManager:
             if not stale:
                 self._log_start_offsets_seq = state.seq
 
-    def cleanup(self, now_ms: int) -> int:
-        """Retention for every log; returns how many segments were deleted."""
+    def cleanup(self, now_ms: int, *, purge: bool = True) -> int:
+        """Retention for every log; returns how many segments were deleted. With
+        ``purge=False`` the retired files of earlier passes stay for
+        ``retired_segments_due`` / ``remove_retired_segments``."""
         deleted = 0
         for partition_log in self._logs.values():
-            deleted += partition_log.delete_old_segments(now_ms)
+            deleted += partition_log.delete_old_segments(now_ms, purge=purge)
         if deleted:
             self._checkpoint_log_start_offsets()
         return deleted

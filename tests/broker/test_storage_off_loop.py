@@ -1,8 +1,9 @@
 """File work that may block on the disk runs in worker threads, never on the event
 loop that serves every connection: the fsync of rolled segments (Kafka schedules it
 at each roll; here also with ``log.flush.scheduler.interval.ms`` at its never-check
-default), the creation of new partitions' files, and the removal of deleted
-partitions (Kafka's rename to ``-delete`` and removal ``file.delete.delay.ms`` later).
+default), the creation of new partitions' files, the removal of deleted partitions
+(Kafka's rename to ``-delete`` and removal ``file.delete.delay.ms`` later), and of
+segments retired by retention.
 """
 
 from __future__ import annotations
@@ -127,3 +128,37 @@ def test_leftover_deleted_dirs_are_removed_after_a_restart(tmp_path: Any) -> Non
         assert not leftover.exists()
     finally:
         manager.shutdown()
+
+
+async def test_retired_segments_are_removed_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
+    # Retention renames expired segments to *.deleted at once and their files go
+    # file.delete.delay.ms later, in a worker thread.
+    import os
+    import time
+
+    loop_thread = threading.get_ident()
+    unlinked: list[tuple[str, int]] = []
+    real_unlink = os.unlink
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        unlinked.append((str(path), threading.get_ident()))
+        real_unlink(path, *args, **kwargs)
+
+    old = int(time.time() * 1000) - 3_600_000
+    async with running_broker(str(tmp_path), **{"log.retention.check.interval.ms": "100"}) as broker:
+        await create_topic(broker, "expiring", 1, **{"segment.bytes": "1000", "retention.ms": "60000",
+                                                     "file.delete.delay.ms": "200"})
+        rm = broker.replica_manager
+        for _ in range(6):
+            await rm.append_records({("expiring", 0): batch([b"x" * 300], timestamps=[old])},
+                                    required_acks=1, timeout_ms=1000)
+        log = rm.get_partition("expiring", 0).log
+        assert len(log.segments) > 2
+        monkeypatch.setattr(os, "unlink", unlink)
+        with trio.fail_after(10):
+            while len(log.segments) > 1 or list(log.dir.glob("*.deleted")) or not unlinked:
+                await trio.sleep(0.05)
+        retired = [(path, thread) for path, thread in unlinked if path.endswith(".deleted")]
+        assert retired, unlinked
+        assert loop_thread not in {thread for _path, thread in retired}
+        assert log.log_start_offset == log.segments[0].base_offset > 0
