@@ -908,7 +908,7 @@ class Cleaner:
 
 
 class RetiredSegment:
-    """A segment replaced by a cleaned one, waiting for ``file.delete.delay.ms``.
+    """A segment retired by the cleaner or retention, waiting for ``file.delete.delay.ms``.
 
     Its files are already ``*.deleted``; its ``.log`` stays open so file slices of
     in-flight fetches remain readable. Deleting must not touch the live names: the
@@ -917,6 +917,9 @@ class RetiredSegment:
 
     def __init__(self, segment: LogSegment) -> None:
         self.segment = segment
+
+    def close_files(self) -> None:
+        self.segment.close_files()
 
     def delete_files(self) -> None:
         seg = self.segment

@@ -928,7 +928,10 @@ class Log:
             if txn.path.exists():
                 txn.rename_to(txn.path.with_name(txn.path.name + DELETED_SUFFIX))
             txn.close()
-            self._pending_deletes.append((now_ms + self.config.file_delete_delay_ms, seg, txn))
+            # Only the .deleted names are removed later, never a live segment's.
+            self._pending_deletes.append(
+                (now_ms + self.config.file_delete_delay_ms, RetiredSegment(seg), txn)  # type: ignore[arg-type]
+            )
         fsync_dir(self.dir)
 
     @_locked

@@ -645,3 +645,20 @@ def test_a_log_the_cleaner_fails_on_is_marked_uncleanable(tmp_path: Path, monkey
         assert lm.clean(NOW) == 1
     finally:
         lm.shutdown()
+
+
+def test_deleting_a_log_with_retired_segments_pending(tmp_path: Path) -> None:
+    # DeleteTopics while the cleaner's retired segments (and retention's) still wait
+    # for file.delete.delay.ms: the renamed directory goes whole, nothing raises.
+    log = open_log(tmp_path, dataclasses.replace(COMPACT, file_delete_delay_ms=60_000))
+    for i in range(100):
+        put(log, b"k", b"v%d" % i)
+    clean(log)
+    log.update_high_watermark(log.log_end_offset)
+    assert log.maybe_increment_log_start_offset(log.segments[1].base_offset)
+    assert log.delete_old_segments(NOW) >= 1
+    assert list((tmp_path / "t-0").glob("*.deleted"))
+    renamed = log.rename_for_delete()
+    assert not (tmp_path / "t-0").exists()
+    log.delete()
+    assert not renamed.exists()
