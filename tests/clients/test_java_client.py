@@ -134,3 +134,11 @@ def test_cleaned_segments_read_by_kafkas_record_classes(start_broker: Any, java_
     assert segments["records"] < 3001 - active_base + 20, "the cleaned part keeps about one record per key"
     # librdkafka sends a batch uncompressed when lz4 would make it larger.
     assert "lz4" in segments["codecs"].split(",")
+
+
+def test_static_members_rejoin_without_a_rebalance(broker: Any, java_client: Any) -> None:
+    # KIP-345: a static member (group.instance.id) closed and restarted within the
+    # session timeout takes back its partitions; the other member sees no new generation.
+    result = java_client.run("static-members", broker, "java-static")
+    assert result["instances"] == "instance-a,instance-b"
+    assert result["generation_kept"] >= 1

@@ -6,7 +6,8 @@
 // prints "ACKED n" as it goes, so that a test can restart the broker meanwhile),
 // group-member (ARG: group id; a roundrobin member printing "ASSIGNED p,q" and
 // "VALUE v" lines until its stdin closes), read-segments (TOPIC is a partition
-// directory: Kafka's own FileRecords reads every .log file in it, checking CRCs). Every check that fails throws; the last line printed is
+// directory: Kafka's own FileRecords reads every .log file in it, checking CRCs),
+// static-members (group.instance.id: a restarted static member rejoins without a rebalance). Every check that fails throws; the last line printed is
 // "RESULT {json}" on success. tests/clients/test_java_client.py runs it.
 
 import java.time.Duration;
@@ -76,6 +77,7 @@ public class JavaClientCheck {
             case "produce-through-restart" -> produceThroughRestart(topic, Integer.parseInt(arg));
             case "group-member" -> groupMember(topic, arg);
             case "read-segments" -> readSegments(topic);
+            case "static-members" -> staticMembers(topic);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("RESULT " + json(result));
@@ -661,6 +663,62 @@ public class JavaClientCheck {
         result.put("transactional_batches", transactional);
         result.put("codecs", String.join(",", codecs));
         result.put("next_offset", expectedOffset);
+    }
+
+    // -- static membership (KIP-345) -----------------------------------------------------------
+
+    static KafkaConsumer<String, String> staticMember(String topic, String group, String instance) {
+        Map<String, String> extra = new HashMap<>();
+        extra.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        extra.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
+        extra.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "30000");
+        extra.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+        extra.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
+        KafkaConsumer<String, String> consumer = consumer(extra);
+        consumer.subscribe(List.of(topic));
+        return consumer;
+    }
+
+    static void pollUntil(List<KafkaConsumer<String, String>> consumers, java.util.function.BooleanSupplier done,
+                          String what) {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (!done.getAsBoolean()) {
+            check(System.currentTimeMillis() < deadline, "timed out waiting for " + what);
+            for (KafkaConsumer<String, String> c : consumers) {
+                c.poll(Duration.ofMillis(50));
+            }
+        }
+    }
+
+    static void staticMembers(String topic) throws Exception {
+        String group = "java-static-" + topic;
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 4);
+        }
+        KafkaConsumer<String, String> a = staticMember(topic, group, "instance-a");
+        KafkaConsumer<String, String> b = staticMember(topic, group, "instance-b");
+        pollUntil(List.of(a, b), () -> a.assignment().size() == 2 && b.assignment().size() == 2
+                && a.groupMetadata().generationId() == b.groupMetadata().generationId(), "both static members assigned");
+        int generation = b.groupMetadata().generationId();
+        Set<TopicPartition> ownedByA = new HashSet<>(a.assignment());
+        // A static member leaves without LeaveGroup on close: the coordinator keeps its
+        // place for session.timeout.ms, and the same instance id takes it back.
+        a.close();
+        KafkaConsumer<String, String> again = staticMember(topic, group, "instance-a");
+        pollUntil(List.of(again, b), () -> again.assignment().size() == 2, "the restarted member assigned");
+        check(again.assignment().equals(ownedByA), "the same partitions back: " + again.assignment() + " vs " + ownedByA);
+        check(b.groupMetadata().generationId() == generation, "no rebalance for the other member: generation "
+                + b.groupMetadata().generationId() + " vs " + generation);
+        try (Admin admin = admin()) {
+            var described = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get();
+            Set<String> instances = described.members().stream()
+                    .map(m -> m.groupInstanceId().orElse("")).collect(Collectors.toCollection(java.util.TreeSet::new));
+            result.put("instances", String.join(",", instances));
+        }
+        again.close();
+        b.close();
+        result.put("generation_kept", generation);
     }
 
     // -- output --------------------------------------------------------------------------
