@@ -245,26 +245,13 @@ class LogManager:
         now_ms: int = 0,
     ) -> Log:
         """Return the partition's log, creating it in the least-loaded log dir if absent."""
-        tp = (topic, partition)
-        existing = self._logs.get(tp)
+        existing = self._logs.get((topic, partition))
         if existing is not None:
             if config is not None:
                 existing.config = config
             return existing
-        counts = {id(d): 0 for d in self._dirs}
-        for d in self._log_dir_of.values():
-            counts[id(d)] += 1
-        d = min(self._dirs, key=lambda x: counts[id(x)])
-        partition_log = Log.open(
-            d.path / f"{topic}-{partition}",
-            config or self.default_config,
-            now_ms=now_ms,
-            producer_id_expiration_ms=self.producer_id_expiration_ms,
-            topic_id=topic_id,
-        )
-        self._logs[tp] = partition_log
-        self._log_dir_of[tp] = d
-        return partition_log
+        [path] = self.choose_dirs(topic, [partition])
+        return self.adopt_log(self.open_new_log(path, config, topic_id, now_ms=now_ms))
 
     def choose_dirs(self, topic: str, partitions: Iterable[int]) -> list[Path]:
         """The partition dirs ``create_log`` would use for new ``partitions`` (least
