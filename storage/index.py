@@ -21,6 +21,8 @@ from array import array
 from bisect import bisect_right
 from pathlib import Path
 
+from storage.checkpoints import fsync_file
+
 _OFFSET_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
 INT32_MAX = 2**31 - 1
@@ -92,14 +94,7 @@ class _IndexFile:
             except OSError as exc:
                 if exc.errno != errno.EBADF:
                     raise
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(self.path)
 
     def close(self) -> None:
         if self._fd is not None:
