@@ -981,16 +981,16 @@ class Log:
         self._txn_indexes[new_base_offset] = TransactionIndex.for_segment(self.dir, new_base_offset)
         return True
 
-    def take_due_deletes(self, now_ms: int) -> list[tuple[LogSegment, TransactionIndex]]:
-        """Retired segments whose ``file.delete.delay.ms`` is over, taken off the log:
-        remove their files with ``remove_retired`` (off the event loop). Not under the
-        log's lock, which a flush in a worker thread may hold for long: only the
-        caller's thread (the event loop) changes the retired list."""
+    def take_due_deletes(self, now_ms: int | None) -> list[tuple[LogSegment, TransactionIndex]]:
+        """Retired segments whose ``file.delete.delay.ms`` is over (all with None),
+        taken off the log: remove their files with ``remove_retired`` (off the event
+        loop). Not under the log's lock, which a flush in a worker thread may hold for
+        long: only the caller's thread (the event loop) changes the retired list."""
         if not self._pending_deletes:
             return []
-        due = [(seg, txn) for at, seg, txn in self._pending_deletes if now_ms >= at]
+        due = [(seg, txn) for at, seg, txn in self._pending_deletes if now_ms is None or now_ms >= at]
         if due:
-            self._pending_deletes = [item for item in self._pending_deletes if now_ms < item[0]]
+            self._pending_deletes = [item for item in self._pending_deletes if now_ms is not None and now_ms < item[0]]
         return due
 
     @staticmethod
@@ -1001,14 +1001,7 @@ class Log:
             txn.delete()
 
     def _purge_pending(self, now_ms: int | None) -> None:
-        keep = []
-        for due, seg, txn in self._pending_deletes:
-            if now_ms is None or now_ms >= due:
-                seg.delete_files()
-                txn.delete()
-            else:
-                keep.append((due, seg, txn))
-        self._pending_deletes = keep
+        self.remove_retired(self.take_due_deletes(now_ms))
 
     # ================================================================== flush and close
 
