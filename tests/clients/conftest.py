@@ -183,9 +183,11 @@ class JavaClient:
         self.java = java
         self.classpath = classpath
 
+    def _command(self, scenario: str, bootstrap: str, topic: str, extra: tuple[str, ...]) -> list[str]:
+        return [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
+
     def run(self, scenario: str, bootstrap: str, topic: str, *extra: str) -> dict[str, Any]:
-        cmd = [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
-        proc = subprocess.run(cmd, capture_output=True, timeout=JAVA_TIMEOUT_S, check=False)
+        proc = subprocess.run(self._command(scenario, bootstrap, topic, extra), capture_output=True, timeout=JAVA_TIMEOUT_S, check=False)
         out = proc.stdout.decode(errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")
@@ -194,11 +196,9 @@ class JavaClient:
         assert results, f"no RESULT line from the Java client:\n{out[-2000:]}"
         return dict(json.loads(results[-1]))
 
-
     def start(self, scenario: str, bootstrap: str, topic: str, *extra: str) -> JavaProcess:
         """Start a scenario and return at once; read its lines with ``JavaProcess``."""
-        cmd = [self.java, *JVM_FLAGS, "-cp", self.classpath, "JavaClientCheck", str(bootstrap), scenario, topic, *extra]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(self._command(scenario, bootstrap, topic, extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         running = JavaProcess(proc)
         _RUNNING_JAVA.append(running)
         return running
