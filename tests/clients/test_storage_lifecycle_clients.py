@@ -1,0 +1,92 @@
+"""Session 2's storage lifecycle changes, driven by a stock client (confluent-kafka)
+over real sockets: rolled segments flushed in the background, DeleteTopics as
+Kafka's rename-then-remove, and internal topics refused to producers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def _wait(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def _read_values(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{topic}-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    values: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        deadline = time.monotonic() + 20
+        while len(values) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                values.append(msg.value())
+        # Nothing more than expected arrives.
+        msg = consumer.poll(1.0)
+        assert msg is None or msg.error() is not None, msg.value()
+    finally:
+        consumer.close()
+    return values
+
+
+def test_rolled_segments_are_flushed_while_a_producer_runs(broker: Any) -> None:
+    admin = AdminClient({"bootstrap.servers": broker})
+    admin.create_topics([NewTopic("rolling-ck", 1, 1, config={"segment.bytes": "4096"})])["rolling-ck"].result()
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
+    errors: list[Any] = []
+    for i in range(200):
+        # Small batches: a batch larger than segment.bytes is refused, as in Kafka.
+        producer.produce("rolling-ck", value=b"v%04d" % i + b"x" * 100,
+                         on_delivery=lambda err, _msg: errors.append(err) if err else None)
+        if i % 10 == 9:
+            producer.flush(10)
+    assert producer.flush(10) == 0 and errors == []
+    log = broker.run_sync(broker.broker.log_manager.get_log, "rolling-ck", 0)
+    assert broker.run_sync(lambda: len(log.segments)) > 3
+    # Without any flush setting, the recovery point follows the rolls (Kafka flushes
+    # the old segment after each roll): an unclean restart only rescans the active one.
+    _wait(lambda: broker.run_sync(lambda: log.recovery_point == log.active_segment.base_offset))
+
+
+def test_deleted_topic_name_is_reusable_at_once_and_its_files_go_later(broker: Any) -> None:
+    admin = AdminClient({"bootstrap.servers": broker})
+    topic = "reborn"
+    admin.create_topics([NewTopic(topic, 1, 1, config={"file.delete.delay.ms": "500"})])[topic].result()
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
+    for i in range(5):
+        producer.produce(topic, value=b"old-%d" % i)
+    assert producer.flush(10) == 0
+
+    admin.delete_topics([topic])[topic].result()
+    data = Path(broker.data_dir)
+    renamed = [p for p in data.iterdir() if p.name.startswith(f"{topic}-0.") and p.name.endswith("-delete")]
+    assert len(renamed) == 1
+    _wait(lambda: topic not in admin.list_topics(timeout=10).topics)
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    for i in range(3):
+        producer.produce(topic, value=b"new-%d" % i)
+    assert producer.flush(10) == 0
+    assert _read_values(broker, topic, 3) == [b"new-0", b"new-1", b"new-2"]
+    # file.delete.delay.ms later the old directory is gone; the new partition is intact.
+    _wait(lambda: not renamed[0].exists())
+    assert (data / f"{topic}-0" / "00000000000000000000.log").exists()
+    assert _read_values(broker, topic, 3) == [b"new-0", b"new-1", b"new-2"]
+
+
+def test_producers_cannot_write_share_group_state(broker: Any) -> None:
+    broker.call(broker.broker.create_topic, "__share_group_state", 1, 1, {"cleanup.policy": "compact"})
+    errors: list[KafkaError] = []
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 0, "retries": 0})
+    producer.produce("__share_group_state", key=b"k", value=b"v",
+                     on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(10)
+    assert [e.code() for e in errors] == [KafkaError.TOPIC_EXCEPTION]
