@@ -45,6 +45,7 @@ from replication.metadata_store import (
 )
 from storage.config import LogConfig
 from storage.log_manager import LogDirError, LogManager
+from storage.write_behind import WriteBehind
 from wire.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class Broker:
                 now_ms=self.now_ms(),
                 producer_id_expiration_ms=self.config.get("producer.id.expiration.ms"),
                 topic_configs=self._known_topic_config,
+                write_behind=self._write_behind(),
             )
         except (LogDirError, OSError) as exc:
             raise StartupError(f"cannot open log dirs: {exc}") from None
@@ -298,6 +300,10 @@ class Broker:
                 )
             except Exception:
                 log.exception("background log cleaner failed")
+
+    def _write_behind(self) -> WriteBehind | None:
+        window = self.config.get("kpybroker.log.page.cache.window.bytes")
+        return WriteBehind(window) if window >= 0 else None
 
     def _retention(self) -> None:
         if self.log_manager is not None:

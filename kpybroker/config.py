@@ -301,6 +301,12 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
     _d("log.segment.delete.delay.ms", LONG, 60_000, "Delay before deleted segment files are removed."),
     _d("log.preallocate", BOOLEAN, False, "Preallocate segment files."),
     _d("kpybroker.log.flush.on.ack", BOOLEAN, False, "Default of the topic config kpybroker.flush.on.ack."),
+    # Ours, not Kafka's (storage/write_behind.py): -1 leaves every append in the page
+    # cache, as Kafka does.
+    _d("kpybroker.log.page.cache.window.bytes", LONG, 64 << 20,
+       "Newest appended bytes of each partition left in the page cache as they are; older appends "
+       "are written back early and then dropped from the cache (-1: keep all, as Kafka).",
+       validator=at_least(-1), **_RO),
     _d("log.message.downconversion.enable", BOOLEAN, True, "Down-conversion (no-op: v2 only)."),
     _d("log.message.timestamp.type", STRING, "CreateTime", "CreateTime or LogAppendTime.",
        validator=_TIMESTAMP_TYPES),

@@ -71,6 +71,7 @@ from storage.segment import (
 )
 from storage.transaction_index import TXN_INDEX_SUFFIX, AbortedTxn, TransactionIndex
 from storage.validator import split_batches, validate_and_assign_offsets, writable
+from storage.write_behind import AppendTail
 from wire.buffers import FileSlice
 from wire.errors import ErrorCode
 from wire.records import ControlRecord, RecordBatchHeader, iter_records, verify_crc
@@ -186,6 +187,8 @@ class Log:
         # fsyncs in a worker thread sets it False and checks ``flush_due`` itself
         # (before acknowledging, for ``kpybroker.flush.on.ack``).
         self.auto_flush = True
+        # Set by the log manager when write-behind is on (storage.write_behind).
+        self.append_tail: AppendTail | None = None
         self._lock = threading.RLock()
 
     # ================================================================== opening
@@ -542,7 +545,10 @@ class Log:
             if h.max_timestamp > max_ts:
                 max_ts = h.max_timestamp
         segment = self._maybe_roll(nbytes, max_ts, first.base_offset, last.last_offset, now_ms)
+        start = segment.size
         segment.append(view, batches)
+        if self.append_tail is not None:
+            self.append_tail.appended(segment.log_path, start, segment.size)
         self.log_end_offset = last.base_offset + last.last_offset_delta + 1
         epoch_cache = self.leader_epoch_cache
         latest = epoch_cache.latest_entry()
@@ -815,6 +821,8 @@ class Log:
             self.truncate_fully_and_start_at(offset)
             return True
         self.leader_epoch_cache.truncate_from_end(offset)
+        if self.append_tail is not None:
+            self.append_tail.reset()
         while len(self.segments) > 1 and self.segments[-1].base_offset >= offset:
             seg = self.segments.pop()
             seg.delete_files()
@@ -837,6 +845,8 @@ class Log:
     def truncate_fully_and_start_at(self, offset: int, now_ms: int = 0) -> None:
         """Delete every segment and restart the log, empty, at ``offset``."""
         self._check_open()
+        if self.append_tail is not None:
+            self.append_tail.reset()
         for seg in self.segments:
             seg.delete_files()
             self._txn_indexes.pop(

@@ -39,6 +39,7 @@ from storage.cleaner import CleanerConfig, LogCleaner
 from storage.config import LogConfig
 from storage.errors import StorageError
 from storage.log import DELETE_DIR_SUFFIX, Log, parse_partition_dir_name, remove_log_dir
+from storage.write_behind import WriteBehind
 from wire.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,12 @@ class LogManager:
         now_ms: int = 0,
         producer_id_expiration_ms: int = 86_400_000,
         topic_configs: Callable[[str], LogConfig | None] | None = None,
+        write_behind: WriteBehind | None = None,
     ) -> None:
         self.broker_id = broker_id
+        # Started at the end of loading, stopped by shutdown. None: Kafka's way, the
+        # page cache keeps every append until the kernel evicts it.
+        self.write_behind = write_behind if write_behind is not None and write_behind.enabled else None
         self.cluster_id = cluster_id
         self.default_config = default_config
         self.producer_id_expiration_ms = producer_id_expiration_ms
@@ -142,6 +147,8 @@ class LogManager:
             for d in self._dirs:
                 d.unlock()
             raise
+        if self.write_behind is not None:
+            self.write_behind.start()
 
     # ------------------------------------------------------------------ startup
 
@@ -217,6 +224,7 @@ class LogManager:
             )
             if high_watermarks is not None and tp in high_watermarks:
                 partition_log.update_high_watermark(high_watermarks[tp])
+            self._track(partition_log)
             self._logs[tp] = partition_log
             self._log_dir_of[tp] = d
         if marker.exists():
@@ -300,9 +308,14 @@ class LogManager:
             return existing
         parent = partition_log.dir.parent.absolute()
         d = next(x for x in self._dirs if x.path.absolute() == parent)
+        self._track(partition_log)
         self._logs[tp] = partition_log
         self._log_dir_of[tp] = d
         return partition_log
+
+    def _track(self, partition_log: Log) -> None:
+        if self.write_behind is not None:
+            partition_log.append_tail = self.write_behind.track()
 
     def update_config(self, topic: str, config: LogConfig) -> None:
         """New topic-level configs (AlterConfigs) take effect for every partition log."""
@@ -477,6 +490,8 @@ class LogManager:
         if self._shut_down:
             return
         self._shut_down = True
+        if self.write_behind is not None:
+            self.write_behind.stop()
         errors: list[BaseException] = []
         for partition_log in self._logs.values():
             try:

@@ -1,13 +1,16 @@
 """Session 2's storage lifecycle changes, driven by a stock client (confluent-kafka)
 over real sockets: rolled segments flushed in the background, DeleteTopics as
-Kafka's rename-then-remove, and internal topics refused to producers."""
+Kafka's rename-then-remove, internal topics refused to producers, and write-behind
+(old appends leave the page cache)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -90,3 +93,48 @@ def test_producers_cannot_write_share_group_state(broker: Any) -> None:
                      on_delivery=lambda err, _msg: errors.append(err))
     producer.flush(10)
     assert [e.code() for e in errors] == [KafkaError.TOPIC_EXCEPTION]
+
+
+def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any) -> None:
+    """With a 1 MiB window, a producer's older data is written back and leaves the
+    page cache while the newest stays; a consumer from offset 0 still reads it all."""
+    from storage import write_behind
+    from tests.support.page_cache import can_drop_cached_pages, resident_fraction
+
+    if not write_behind.supported():
+        pytest.skip("write-behind needs Linux")
+    broker = start_broker({"kpybroker.log.page.cache.window.bytes": str(1 << 20)})
+    if not can_drop_cached_pages(broker.data_dir):
+        pytest.skip("this file system keeps file pages in memory (tmpfs)")
+    admin = AdminClient({"bootstrap.servers": broker})
+    topic = "behind"
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 5})
+    errors: list[Any] = []
+    count = 1600  # 16 KiB each: 25 MiB
+    for i in range(count):
+        producer.produce(topic, value=b"%06d" % i + os.urandom(16 * 1024 - 6),
+                         on_delivery=lambda err, _msg: errors.append(err) if err else None)
+        producer.poll(0)
+    assert producer.flush(20) == 0 and errors == []
+    segment = Path(broker.data_dir) / f"{topic}-0" / "00000000000000000000.log"
+    size = segment.stat().st_size
+    assert size > 25 * 1024 * 1024
+    _wait(lambda: resident_fraction(segment, 0, size // 2) < 0.2)
+    assert resident_fraction(segment, size - (1 << 20) + 4096, size - 4096) > 0.9
+
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": "behind-reader",
+                         "enable.auto.commit": False, "fetch.message.max.bytes": 1 << 20})
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        seen = 0
+        deadline = time.monotonic() + 30
+        while seen < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error() is not None:
+                continue
+            assert msg.offset() == seen and msg.value()[:6] == b"%06d" % seen
+            seen += 1
+        assert seen == count
+    finally:
+        consumer.close()

@@ -1,0 +1,233 @@
+"""Write-behind: bounds the page cache that appends leave behind them.
+
+Kafka leaves every appended byte in the page cache until memory pressure evicts it.
+kpybroker does the same for the newest ``window_bytes`` of each partition (where
+tailing consumers read), and for older appended data it starts the writeback early
+(``sync_file_range(SYNC_FILE_RANGE_WRITE)``) and, once it is on disk, drops it from
+the cache (``posix_fadvise(POSIX_FADV_DONTNEED)``). The kernel then hands the same
+pages back to the next appends instead of growing the cache into memory it has not
+touched for a while. On virtual machines that return freed memory to the host
+(virtio-balloon free page reporting) the first touch of such memory faults in the
+host, and writing into it costs several times the copy itself; docs/benchmarks.md
+("Where the time goes", section 0) has the measurements.
+
+None of this changes durability: nothing here is an fsync, the recovery point still
+moves only with ``Log.flush``, and a crash loses what it lost before. Reads of
+dropped ranges go to the disk and are cached again as usual (they are never dropped
+by this module a second time). Data written by the log cleaner is not tracked.
+
+The system calls run in one daemon thread fed by a queue, so an append on the event
+loop only does bookkeeping. The thread opens each segment by path for every command
+instead of sharing the segment's descriptor, which the loop may close (and the
+process reuse) at any time; a segment renamed or deleted meanwhile is skipped, which
+only costs a missed drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_SYNC_FILE_RANGE_WAIT_BEFORE = 1
+_SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_WAIT_AFTER = 4
+_WRITE_AND_WAIT = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
+
+# Writeback is started, and drops are queued, once this much has accumulated: a
+# command per few MiB keeps the thread's wake-ups rare next to the appends.
+_MIN_STEP = 4 << 20
+
+
+def _libc_sync_file_range() -> Any:
+    """libc's ``sync_file_range`` via ctypes, or None where there is none."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"):
+        return None
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def supported() -> bool:
+    """Whether this platform has what write-behind needs (Linux)."""
+    return _libc_sync_file_range() is not None
+
+
+class AppendTail:
+    """One log's appended ranges still in the page cache, newest last.
+
+    Fed by ``Log`` after each append (``appended``), on the thread that appends; it
+    queues commands for its ``WriteBehind`` and never does I/O itself.
+    """
+
+    __slots__ = ("_owner", "_ranges", "_cached", "_unstarted")
+
+    def __init__(self, owner: WriteBehind) -> None:
+        self._owner = owner
+        # [path, start, end, writeback started up to] per contiguous appended range.
+        self._ranges: deque[list[Any]] = deque()
+        self._cached = 0
+        self._unstarted = 0
+
+    @property
+    def cached_bytes(self) -> int:
+        """Appended bytes not yet dropped from the cache."""
+        return self._cached
+
+    def appended(self, path: Path, start: int, end: int) -> None:
+        """``[start, end)`` of the segment file at ``path`` was just written."""
+        size = end - start
+        if size <= 0:
+            return
+        ranges = self._ranges
+        if ranges and ranges[-1][0] is path and ranges[-1][2] == start:
+            ranges[-1][2] = end
+        else:
+            ranges.append([path, start, end, start])
+        self._cached += size
+        self._unstarted += size
+        owner = self._owner
+        if self._unstarted >= owner.step:
+            self._start_writeback()
+        if self._cached >= owner.window_bytes + owner.step:
+            self._drop_oldest(self._cached - owner.window_bytes)
+
+    def _start_writeback(self) -> None:
+        for r in self._ranges:
+            if r[3] < r[2]:
+                self._owner.submit((False, r[0], r[3], r[2]))
+                r[3] = r[2]
+        self._unstarted = 0
+
+    def _drop_oldest(self, nbytes: int) -> None:
+        ranges = self._ranges
+        while nbytes > 0 and ranges:
+            r = ranges[0]
+            take = min(nbytes, r[2] - r[1])
+            self._owner.submit((True, r[0], r[1], r[1] + take))
+            r[1] += take
+            r[3] = max(r[3], r[1])
+            nbytes -= take
+            self._cached -= take
+            if r[1] >= r[2]:
+                ranges.popleft()
+
+    def reset(self) -> None:
+        """Forget every range (the log was truncated: positions no longer match)."""
+        self._ranges.clear()
+        self._cached = 0
+        self._unstarted = 0
+
+
+class WriteBehind:
+    """The write-behind thread and its setting (see the module docstring).
+
+    ``window_bytes``: how much of each log's newest appends stays cached untouched
+    (between it and ``window_bytes + step`` do, since drops are queued a step at a time).
+    Create one per broker, ``start`` it, give each log a ``track()``, ``stop`` it at
+    shutdown. Commands submitted before ``start`` or after ``stop`` are ignored.
+    """
+
+    def __init__(self, window_bytes: int, *, step_bytes: int | None = None) -> None:
+        if window_bytes < 0:
+            raise ValueError("window_bytes must be >= 0")
+        self.window_bytes = window_bytes
+        # How much accumulates before writeback starts or a drop is queued.
+        self.step = step_bytes if step_bytes is not None else max(_MIN_STEP, window_bytes // 4)
+        if self.step <= 0:
+            raise ValueError("step_bytes must be > 0")
+        self._sync_file_range = _libc_sync_file_range()
+        # Commands, an Event to set once reached (``drain``), or None to stop.
+        self._queue: queue.SimpleQueue[tuple[bool, Path, int, int] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._running = False
+        # Figures for tests and diagnostics: commands carried out, bytes dropped.
+        self.writebacks_started = 0
+        self.bytes_dropped = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._sync_file_range is not None
+
+    def track(self) -> AppendTail:
+        """Bookkeeping for one more log."""
+        return AppendTail(self)
+
+    def start(self) -> None:
+        if self._thread is not None or not self.enabled:
+            return
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="kpybroker-write-behind", daemon=True)
+        self._thread.start()
+
+    def submit(self, command: tuple[bool, Path, int, int]) -> None:
+        if self._running:
+            self._queue.put(command)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every command submitted so far is carried out (tests)."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread; commands still queued are skipped (they only save memory)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._running = False
+        self._queue.put(None)
+        thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            command = get()
+            if command is None:
+                return
+            if isinstance(command, threading.Event):
+                command.set()
+                continue
+            if not self._running:
+                continue
+            try:
+                self._carry_out(*command)
+            except Exception:  # noqa: BLE001 - the thread must outlive any one file
+                log.exception("write-behind failed for %s", command[1])
+
+    def _carry_out(self, drop: bool, path: Path, start: int, end: int) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # renamed for deletion or removed: its pages go with it
+        try:
+            if drop:
+                # Dirty or in-flight pages are not dropped: make the range clean first.
+                self._sync_file_range(fd, start, end - start, _WRITE_AND_WAIT)
+                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+                self.bytes_dropped += end - start
+            else:
+                self._sync_file_range(fd, start, end - start, _SYNC_FILE_RANGE_WRITE)
+                self.writebacks_started += 1
+        finally:
+            os.close(fd)

@@ -1,0 +1,130 @@
+"""Write-behind (storage/write_behind.py): old appends are written back and dropped
+from the page cache, the newest window stays cached, and nothing read changes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import write_behind
+from storage.log import Log
+from storage.log_manager import LogManager
+from storage.write_behind import WriteBehind
+from tests.storage._util import NOW, batch, open_log, read_all
+from tests.support.page_cache import can_drop_cached_pages, resident_fraction
+
+MIB = 1 << 20
+
+pytestmark = pytest.mark.skipif(not write_behind.supported(), reason="needs Linux sync_file_range")
+
+
+def _fill(log: Log, nbytes: int) -> bytes:
+    """Append batches of about 64 KiB until ``nbytes`` are written; returns them as stored."""
+    written = bytearray()
+    i = 0
+    while len(written) < nbytes:
+        b = batch(8, value=os.urandom(8 * 1024), key=b"%d" % i)
+        log.append_as_leader(memoryview(b), leader_epoch=0, now_ms=NOW)
+        written += b
+        i += 1
+    return bytes(written)
+
+
+@pytest.fixture
+def behind() -> Iterator[WriteBehind]:
+    wb = WriteBehind(1 * MIB, step_bytes=256 * 1024)
+    wb.start()
+    yield wb
+    wb.stop()
+
+
+def test_old_appends_leave_the_page_cache_and_the_newest_window_stays(tmp_path: Path, behind: WriteBehind) -> None:
+    if not can_drop_cached_pages(tmp_path):
+        pytest.skip("this file system keeps file pages in memory (tmpfs)")
+    log = open_log(tmp_path / "t-0")
+    log.append_tail = behind.track()
+    data = _fill(log, 8 * MIB)
+    assert behind.drain()
+    path = log.active_segment.log_path
+    size = log.active_segment.size
+    assert behind.bytes_dropped >= size - (1 * MIB + 256 * 1024)
+    assert log.append_tail.cached_bytes <= 1 * MIB + 256 * 1024
+    # Dropped: everything but the window (and the page it starts in).
+    assert resident_fraction(path, 0, size - 2 * MIB) < 0.2
+    # The newest appends, where a tailing consumer reads, were left alone.
+    assert resident_fraction(path, size - MIB + 4096, size - 4096) > 0.9
+    # Reads are unaffected: every byte comes back (from disk where it was dropped).
+    assert read_all(log, 0) == data
+    log.close()
+
+
+def test_nothing_is_dropped_below_window_plus_step(tmp_path: Path, behind: WriteBehind) -> None:
+    log = open_log(tmp_path / "t-0")
+    log.append_tail = behind.track()
+    _fill(log, 1 * MIB)
+    assert behind.drain()
+    assert behind.bytes_dropped == 0
+    assert behind.writebacks_started >= 1  # writeback starts a step at a time
+    log.close()
+
+
+def test_ranges_follow_rolls_and_truncation(tmp_path: Path, behind: WriteBehind) -> None:
+    from storage.config import LogConfig
+
+    log = open_log(tmp_path / "t-0", LogConfig(segment_bytes=512 * 1024))
+    log.append_tail = behind.track()
+    _fill(log, 4 * MIB)
+    assert len(log.segments) > 4
+    assert behind.drain()
+    # Across segments: the oldest segments were dropped whole, the window spans the newest.
+    assert behind.bytes_dropped >= 4 * MIB - (1 * MIB + 256 * 1024) - 128 * 1024
+    assert log.append_tail.cached_bytes <= 1 * MIB + 256 * 1024
+    log.truncate_to(log.log_end_offset // 2)
+    assert log.append_tail.cached_bytes == 0
+    _fill(log, 512 * 1024)
+    assert 0 < log.append_tail.cached_bytes <= 1 * MIB + 256 * 1024
+    log.close()
+
+
+def test_missing_files_are_skipped_and_the_thread_carries_on(tmp_path: Path, behind: WriteBehind) -> None:
+    behind.submit((True, tmp_path / "gone.log", 0, MIB))
+    behind.submit((False, tmp_path / "gone.log", 0, MIB))
+    assert behind.drain()
+    log = open_log(tmp_path / "t-0")
+    log.append_tail = behind.track()
+    _fill(log, 2 * MIB)
+    # The segment is renamed for deletion while drops are queued: no error, no drop.
+    log.rename_for_delete()
+    assert behind.drain()
+    log.delete()
+
+
+def test_commands_after_stop_are_ignored(tmp_path: Path) -> None:
+    wb = WriteBehind(0, step_bytes=4096)
+    wb.start()
+    wb.stop()
+    wb.submit((True, tmp_path / "x", 0, 4096))
+    assert wb.drain()  # not running: nothing to wait for
+    with pytest.raises(ValueError):
+        WriteBehind(-1)
+
+
+def test_log_manager_tracks_loaded_and_created_logs_and_stops_the_thread(tmp_path: Path) -> None:
+    from storage.config import LogConfig
+
+    wb = WriteBehind(MIB)
+    manager = LogManager([tmp_path], broker_id=0, cluster_id="c", default_config=LogConfig(), write_behind=wb)
+    created = manager.create_log("t", 0)
+    assert created.append_tail is not None
+    manager.shutdown()
+    assert wb._thread is None
+    wb2 = WriteBehind(MIB)
+    reopened = LogManager([tmp_path], broker_id=0, cluster_id="c", default_config=LogConfig(), write_behind=wb2)
+    assert reopened.get_log("t", 0).append_tail is not None
+    reopened.shutdown()
+    plain = LogManager([tmp_path], broker_id=0, cluster_id="c", default_config=LogConfig())
+    assert plain.get_log("t", 0).append_tail is None
+    plain.shutdown()
