@@ -144,6 +144,10 @@ def wait_accepting(host: str, port: int, deadline: float, proc: subprocess.Popen
             time.sleep(0.002)
 
 
+# Broker settings given with --set (e.g. to compare a setting's cost).
+EXTRA_OVERRIDES: dict[str, str] = {}
+
+
 def start_kpybroker(workdir: Path, data_name: str = "kpybroker-data", cprofile: Path | None = None) -> Target:
     port = free_port()
     overrides = {
@@ -155,6 +159,7 @@ def start_kpybroker(workdir: Path, data_name: str = "kpybroker-data", cprofile: 
         "offsets.topic.replication.factor": "1",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
+        **EXTRA_OVERRIDES,
     }
     cmd = [PY, "-m", "kpybroker"] if cprofile is None else [PY, str(HERE / "_cprofile_broker.py"), str(cprofile)]
     for key, value in overrides.items():
@@ -503,8 +508,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cprofile", metavar="FILE", help="run kpybroker under cProfile (CPU time) into FILE")
     ap.add_argument("--only", choices=[KPY, MOCK], help="run against one broker only (e.g. while optimising)")
     ap.add_argument("--workloads", metavar="KEY,...", help="run only these workloads (keys as printed)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a broker setting for kpybroker (repeatable), as --override of the broker")
     ap.add_argument("--results", default=str(HERE / "results"), help="directory for the JSON file")
     args = ap.parse_args(argv)
+    for setting in args.set:
+        key, sep, value = setting.partition("=")
+        if not sep:
+            ap.error(f"--set wants KEY=VALUE, not {setting!r}")
+        EXTRA_OVERRIDES[key] = value
     profile_dir = Path(args.profile) if args.profile else None
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
