@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from storage.errors import DuplicateBatchError, StorageError
+from storage.write_behind import may_wait_for_disk, read_into_cache
+from wire.buffers import FileSlice
 from wire.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
     from storage.config import LogConfig
     from storage.log import Log
-    from wire.buffers import FileSlice
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,19 @@ class FetchPartitionResult:
     @property
     def size(self) -> int:
         return sum(len(r) for r in self.records)
+
+
+def _cold_slices(results: list[FetchPartitionResult]) -> list[tuple[int, int, int]]:
+    """``(fd, position, length)`` of each file slice in ``results`` that is not (wholly)
+    in the page cache."""
+    cold = []
+    for result in results:
+        for piece in result.records:
+            if isinstance(piece, FileSlice):
+                fd = piece.fileno()
+                if may_wait_for_disk(fd, piece.position, piece.length):
+                    cold.append((fd, piece.position, piece.length))
+    return cold
 
 
 class ReplicaManager:
@@ -639,6 +653,12 @@ class ReplicaManager:
                 or must_answer
                 or trio.current_time() >= deadline
             ):
+                cold = _cold_slices(results)
+                if cold:
+                    # A lagging reader's data may have left the page cache (write-behind
+                    # drops old appends): read it in a worker thread, so that sendfile
+                    # on the event loop does not wait for the disk.
+                    await trio.to_thread.run_sync(read_into_cache, cold)
                 return results
             event = trio.Event()
             parts = []

@@ -25,6 +25,7 @@ only costs a missed drop.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -61,6 +62,61 @@ def _libc_sync_file_range() -> Any:
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
+
+
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
+_WARM_CHUNK = 1 << 20
+
+
+_PROBE_STRIDE = 128 * 1024
+_MAX_PROBES = 9
+
+
+def may_wait_for_disk(fd: int, position: int, length: int) -> bool:
+    """Whether reading ``[position, position + length)`` of ``fd`` could wait for the
+    disk: one of a few sampled bytes (its first, its last, and one per 128 KiB
+    between, at most nine) is not in the page cache, probed with
+    ``preadv(RWF_NOWAIT)``. The ends alone would not do: reading batch headers to
+    find where a fetch ends brings both ends back into the cache. False where the
+    probe is not available: then nothing can be told."""
+    global _RWF_NOWAIT
+    flag = _RWF_NOWAIT
+    if flag is None or length <= 0:
+        return False
+    last = position + length - 1
+    step = max(_PROBE_STRIDE, length // (_MAX_PROBES - 1))
+    probe = [bytearray(1)]
+    pos = position
+    while True:
+        try:
+            os.preadv(fd, probe, pos, flag)
+        except BlockingIOError:
+            return True
+        except OSError as e:
+            if e.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                _RWF_NOWAIT = None  # this kernel or file system cannot tell
+            return False
+        if pos >= last:
+            return False
+        pos = min(pos + step, last)
+
+
+def read_into_cache(ranges: list[tuple[int, int, int]]) -> None:
+    """Read each ``(fd, position, length)`` so that it is in the page cache (run in a
+    worker thread before a ``sendfile`` would wait for the disk on the event loop).
+    Advisory: a descriptor closed meanwhile is skipped."""
+    buf = bytearray(_WARM_CHUNK)
+    for fd, position, length in ranges:
+        try:
+            os.posix_fadvise(fd, position, length, os.POSIX_FADV_WILLNEED)
+            end = position + length
+            while position < end:
+                n = os.preadv(fd, [memoryview(buf)[: min(_WARM_CHUNK, end - position)]], position)
+                if n <= 0:
+                    break
+                position += n
+        except OSError:
+            continue
 
 
 def supported() -> bool:

@@ -95,9 +95,14 @@ def test_producers_cannot_write_share_group_state(broker: Any) -> None:
     assert [e.code() for e in errors] == [KafkaError.TOPIC_EXCEPTION]
 
 
-def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any) -> None:
+def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any, monkeypatch: Any) -> None:
     """With a 1 MiB window, a producer's older data is written back and leaves the
-    page cache while the newest stays; a consumer from offset 0 still reads it all."""
+    page cache while the newest stays; a consumer from offset 0 still reads it all,
+    and the dropped data is read back into the cache in a worker thread, not by
+    sendfile on the event loop."""
+    import threading
+
+    from kpybroker import replica_manager
     from storage import write_behind
     from tests.support.page_cache import can_drop_cached_pages, resident_fraction
 
@@ -123,6 +128,14 @@ def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any) -
     _wait(lambda: resident_fraction(segment, 0, size // 2) < 0.2)
     assert resident_fraction(segment, size - (1 << 20) + 4096, size - 4096) > 0.9
 
+    warmed_in: list[str] = []
+    original = replica_manager.read_into_cache
+
+    def recording(ranges: Any) -> None:
+        warmed_in.append(threading.current_thread().name)
+        original(ranges)
+
+    monkeypatch.setattr(replica_manager, "read_into_cache", recording)
     consumer = Consumer({"bootstrap.servers": broker, "group.id": "behind-reader",
                          "enable.auto.commit": False, "fetch.message.max.bytes": 1 << 20})
     try:
@@ -138,3 +151,4 @@ def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any) -
         assert seen == count
     finally:
         consumer.close()
+    assert warmed_in and "kpybroker-test" not in warmed_in  # the broker's event-loop thread

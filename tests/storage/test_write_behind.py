@@ -128,3 +128,28 @@ def test_log_manager_tracks_loaded_and_created_logs_and_stops_the_thread(tmp_pat
     plain = LogManager([tmp_path], broker_id=0, cluster_id="c", default_config=LogConfig())
     assert plain.get_log("t", 0).append_tail is None
     plain.shutdown()
+
+
+def test_cold_ranges_are_detected_and_read_back_into_the_cache(tmp_path: Path) -> None:
+    from storage.write_behind import may_wait_for_disk, read_into_cache
+
+    if not can_drop_cached_pages(tmp_path):
+        pytest.skip("this file system keeps file pages in memory (tmpfs)")
+    path = tmp_path / "seg.log"
+    path.write_bytes(os.urandom(4 * MIB))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        assert not may_wait_for_disk(fd, 0, 4 * MIB)
+        os.posix_fadvise(fd, 0, 2 * MIB, os.POSIX_FADV_DONTNEED)
+        assert may_wait_for_disk(fd, 0, 4 * MIB)  # cold at its start
+        assert not may_wait_for_disk(fd, 2 * MIB, 2 * MIB)
+        # Both ends cached again (as reading batch headers does), the middle still cold.
+        os.pread(fd, 4096, 0)
+        os.pread(fd, 4096, 2 * MIB - 4096)
+        assert may_wait_for_disk(fd, 0, 2 * MIB)
+        read_into_cache([(fd, 0, 2 * MIB), (-1, 0, 10)])  # a closed descriptor is skipped
+        assert not may_wait_for_disk(fd, 0, 4 * MIB)
+        assert resident_fraction(path, 0, 4 * MIB) > 0.9
+    finally:
+        os.close(fd)
