@@ -229,6 +229,9 @@ class FetchPartitionResult:
     aborted_transactions: list[Any] | None = None
     diverging_epoch: tuple[int, int] | None = None
     preferred_read_replica: int = -1
+    # Set when a file slice is not known to be in the page cache (write-behind's
+    # window): the fetch probes it before sending.
+    check_cache: bool = False
 
     @property
     def size(self) -> int:
@@ -240,6 +243,8 @@ def _cold_slices(results: list[FetchPartitionResult]) -> list[tuple[int, int, in
     in the page cache."""
     cold = []
     for result in results:
+        if not result.check_cache:
+            continue
         for piece in result.records:
             if isinstance(piece, FileSlice):
                 fd = piece.fileno()
@@ -564,6 +569,15 @@ class ReplicaManager:
         if is_follower:
             # After the read, as Kafka: the answer carries the HW from before this fetch.
             part.update_follower_fetch_state(replica_id, req.fetch_offset)
+        check_cache = False
+        if records and isinstance(records[0], FileSlice):
+            tail = plog.append_tail
+            for piece in records:
+                if tail is None or not tail.holds(
+                    piece.file.name, piece.position, piece.position + piece.length
+                ):
+                    check_cache = True
+                    break
         aborted: list[Any] | None = None
         if isolation_level == READ_COMMITTED and not is_follower:
             aborted = []
@@ -578,6 +592,7 @@ class ReplicaManager:
             log_start_offset=log_start_offset,
             records=records,
             aborted_transactions=aborted,
+            check_cache=check_cache,
         )
 
     def read_all(

@@ -548,7 +548,8 @@ class Log:
         start = segment.size
         segment.append(view, batches)
         if self.append_tail is not None:
-            self.append_tail.appended(segment.log_path, start, segment.size)
+            # The name the segment's file was opened with: fetched slices carry it.
+            self.append_tail.appended(segment.file.name, start, segment.size)
         self.log_end_offset = last.base_offset + last.last_offset_delta + 1
         epoch_cache = self.leader_epoch_cache
         latest = epoch_cache.latest_entry()

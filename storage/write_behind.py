@@ -145,8 +145,9 @@ class AppendTail:
         """Appended bytes not yet dropped from the cache."""
         return self._cached
 
-    def appended(self, path: Path, start: int, end: int) -> None:
-        """``[start, end)`` of the segment file at ``path`` was just written."""
+    def appended(self, path: str | Path, start: int, end: int) -> None:
+        """``[start, end)`` of the segment file at ``path`` was just written (pass the
+        same object for the same file: ranges are joined by identity)."""
         size = end - start
         if size <= 0:
             return
@@ -162,6 +163,14 @@ class AppendTail:
             self._start_writeback()
         if self._cached >= owner.window_bytes + owner.step:
             self._drop_oldest(self._cached - owner.window_bytes)
+
+    def holds(self, path: str | Path, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` of ``path`` is appended data not dropped yet
+        (so still in the page cache, unless memory pressure evicted it)."""
+        for r in reversed(self._ranges):
+            if r[0] == path and r[1] <= start and end <= r[2]:
+                return True
+        return False
 
     def _start_writeback(self) -> None:
         for r in self._ranges:

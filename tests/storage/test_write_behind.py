@@ -56,6 +56,11 @@ def test_old_appends_leave_the_page_cache_and_the_newest_window_stays(tmp_path: 
     assert resident_fraction(path, 0, size - 2 * MIB) < 0.2
     # The newest appends, where a tailing consumer reads, were left alone.
     assert resident_fraction(path, size - MIB + 4096, size - 4096) > 0.9
+    # The tail knows which ranges it left cached (fetches skip probing those).
+    name = log.active_segment.file.name
+    assert log.append_tail.holds(name, size - 64 * 1024, size)
+    assert not log.append_tail.holds(name, 0, 64 * 1024)
+    assert not log.append_tail.holds(name + ".other", size - 64 * 1024, size)
     # Reads are unaffected: every byte comes back (from disk where it was dropped).
     assert read_all(log, 0) == data
     log.close()
