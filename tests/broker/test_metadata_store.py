@@ -73,3 +73,23 @@ def test_unknown_format_version_is_refused(tmp_path):
     (tmp_path / METADATA_FILE).write_text(json.dumps({"version": 99}))
     with pytest.raises(ValueError, match="format version"):
         LocalMetadataStore.in_dir(tmp_path)
+
+
+def test_file_matches_the_store_after_every_kind_of_change(tmp_path):
+    # Saves re-encode only the topics that changed: the file must still be the whole
+    # store after replacing, reconfiguring, re-electing and deleting topics.
+    path = tmp_path / "m.json"
+    store = LocalMetadataStore(path)
+    for i in range(20):
+        store.put_topic(TopicMetadata(name=f"t{i}", topic_id=uuid.uuid4(),
+                                      partitions={0: PartitionState(0, 0, [0], [0])}))
+    store.set_partition_state("t3", 0, PartitionState(0, 4, [0], [0], 2))
+    store.set_topic_configs("t4", {"retention.ms": "1000"})
+    store.put_topic(TopicMetadata(name="t5", topic_id=uuid.uuid4(), configs={"cleanup.policy": "compact"}))
+    store.delete_topic("t6")
+    store.set_broker_configs({"log.retention.ms": "5"})
+    assert json.loads(path.read_text()) == json.loads(json.dumps(store.to_json()))
+    reloaded = LocalMetadataStore(path)
+    assert reloaded.to_json() == store.to_json()
+    assert reloaded.get_topic("t3").partitions[0].leader_epoch == 4
+    assert reloaded.get_topic("t6") is None and reloaded.get_topic("t5").configs == {"cleanup.policy": "compact"}
