@@ -21,11 +21,16 @@ loop only does bookkeeping. The thread opens each segment by path for every comm
 instead of sharing the segment's descriptor, which the loop may close (and the
 process reuse) at any time; a segment renamed or deleted meanwhile is skipped, which
 only costs a missed drop.
+
+For the read side, ``may_wait_for_disk`` tells whether a file range has left the
+cache and ``read_into_cache`` brings it back in a worker thread, so that the fetch
+path's ``sendfile`` on the event loop never waits for the disk.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import queue
@@ -47,8 +52,9 @@ _WRITE_AND_WAIT = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_
 _MIN_STEP = 4 << 20
 
 
+@functools.cache
 def _libc_sync_file_range() -> Any:
-    """libc's ``sync_file_range`` via ctypes, or None where there is none."""
+    """libc's ``sync_file_range`` via ctypes, or None where there is none (looked up once)."""
     if not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"):
         return None
     try:
@@ -64,12 +70,11 @@ def _libc_sync_file_range() -> Any:
     return fn
 
 
+# Fetch side: how cold file slices are found and read back (see may_wait_for_disk).
 _RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
-_WARM_CHUNK = 1 << 20
-
-
 _PROBE_STRIDE = 128 * 1024
 _MAX_PROBES = 9
+_WARM_CHUNK = 1 << 20
 
 
 def may_wait_for_disk(fd: int, position: int, length: int) -> bool:
