@@ -247,7 +247,10 @@ def _cold_slices(results: list[FetchPartitionResult]) -> list[tuple[int, int, in
             continue
         for piece in result.records:
             if isinstance(piece, FileSlice):
-                fd = piece.fileno()
+                try:
+                    fd = piece.fileno()
+                except ValueError:
+                    continue  # closed meanwhile: the send reports it, not this hint
                 if may_wait_for_disk(fd, piece.position, piece.length):
                     cold.append((fd, piece.position, piece.length))
     return cold
