@@ -326,8 +326,11 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
     # network
     _d("socket.request.max.bytes", INT, 104_857_600, "Largest request frame accepted.", validator=at_least(1),
        **_RO),
-    _d("socket.send.buffer.bytes", INT, 102_400, "SO_SNDBUF (-1: OS default).", **_RO),
-    _d("socket.receive.buffer.bytes", INT, 102_400, "SO_RCVBUF (-1: OS default).", **_RO),
+    # Applied only when set: left unset, the OS's autotuning stays (kpybroker.server).
+    _d("socket.send.buffer.bytes", INT, 102_400, "SO_SNDBUF of connections when set (-1 or unset: OS default).",
+       **_RO),
+    _d("socket.receive.buffer.bytes", INT, 102_400, "SO_RCVBUF of connections when set (-1 or unset: OS default).",
+       **_RO),
     _d("connections.max.idle.ms", LONG, 600_000, "Idle connections are closed after this long.", **_RO),
     _d("max.connections", INT, INT_MAX, "Connection limit (informational).", validator=at_least(0)),
     _d("max.connections.per.ip", INT, INT_MAX, "Per-IP connection limit (informational).", validator=at_least(0)),
