@@ -219,8 +219,9 @@ class LogSegment:
         self.closed = False
         # Where the batch with a given base offset starts, learnt from where reads
         # ended: a consumer's next fetch asks for exactly that offset. Cleared
-        # whenever bytes are cut from the file.
-        self._batch_starts: dict[int, int] = {}
+        # whenever bytes are cut from the file. With the batch's header when the read
+        # had it in hand, which spares the next read a header read.
+        self._batch_starts: dict[int, tuple[int, RecordBatchHeader | None]] = {}
         # Blocks reserved (without changing the file size) up to here; appends
         # beyond it reserve more. ``_NO_RESERVE`` once reserving is off.
         self._reserved_end = self.size
@@ -458,11 +459,13 @@ class LogSegment:
     ) -> tuple[int, RecordBatchHeader] | None:
         """The first batch whose last offset is >= ``offset`` (Kafka's translateOffset)."""
         known = self._batch_starts.get(offset)
-        if known is not None and known >= start_position:
+        if known is not None and known[0] >= start_position:
             # Every batch before ``known`` ends below ``offset``: the batch there is it.
-            header = self.read_header(known)
+            position, header = known
+            if header is None:
+                header = self.read_header(position)
             if header is not None and header.base_offset + header.last_offset_delta >= offset:
-                return known, header
+                return position, header
         _, pos = self.offset_index.lookup(offset)
         pos = max(pos, start_position)
         for position, header in self.iter_headers(pos):
@@ -494,7 +497,9 @@ class LogSegment:
         first_size = first.batch_length + LOG_OVERHEAD
         first_end = start + first_size
         # ``next_base``: the offset the batch at ``end`` starts with (or will start
-        # with, at the end of the file), remembered for the reader's next fetch.
+        # with, at the end of the file), remembered for the reader's next fetch with
+        # that batch's header (``next_header``) when it was read here.
+        next_header: RecordBatchHeader | None = None
         if first_size > max_size:
             if not min_one_message:
                 return None
@@ -507,7 +512,8 @@ class LogSegment:
             else:
                 bound = self.translate_offset(max_offset, first_end)
                 if bound is not None:
-                    end, next_base = bound[0], bound[1].base_offset
+                    end, next_header = bound
+                    next_base = next_header.base_offset
                 else:
                     end, next_base = self.size, self.next_offset
             limit = start + max_size
@@ -515,10 +521,14 @@ class LogSegment:
                 # The last batch boundary at or below ``limit``: whole batches only.
                 end = max(self.offset_index.floor_position(limit), first_end)
                 next_base = -1
+                next_header = None
                 for position, header in self.iter_headers(end):
                     stop = position + header.batch_length + LOG_OVERHEAD
                     if stop > limit:
+                        # The walk starts at ``end`` and moves it batch by batch: the
+                        # batch that does not fit starts exactly there.
                         next_base = header.base_offset
+                        next_header = header
                         break
                     end = stop
                 if next_base < 0:
@@ -527,7 +537,7 @@ class LogSegment:
             starts = self._batch_starts
             if len(starts) >= _MAX_REMEMBERED_STARTS:
                 starts.clear()
-            starts[next_base] = end
+            starts[next_base] = (end, next_header)
         return FileSlice(self.file, start, end - start), first.base_offset
 
     def find_offset_by_timestamp(
