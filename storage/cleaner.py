@@ -923,11 +923,7 @@ class RetiredSegment:
 
     def delete_files(self) -> None:
         seg = self.segment
-        if not seg.closed:
-            seg.offset_index.close()
-            seg.time_index.close()
-            seg.file.close()
-            seg.closed = True
+        seg.close_files()
         for path in (seg.log_path, seg.offset_index.path, seg.time_index.path):
             path.with_name(path.name + DELETED_SUFFIX).unlink(missing_ok=True)
 

@@ -601,17 +601,14 @@ class LogSegment:
         if self.closed:
             return
         self.on_become_inactive()
-        self.offset_index.close()
-        self.time_index.close()
-        self.file.close()
-        self.closed = True
+        self.close_files()
 
     def close_files(self) -> None:
-        """Close every descriptor without writing anything (a renamed, deleted log)."""
+        """Close every descriptor without writing anything (``close`` first records
+        the final time-index entry; a renamed or deleted segment needs none)."""
         if self.closed:
             return
-        self.offset_index.close()
-        self.time_index.close()
+        self.close_handlers()
         self.file.close()
         self.closed = True
 
@@ -629,11 +626,7 @@ class LogSegment:
 
     def delete_files(self) -> None:
         """Close and remove every file of the segment (also the ``.deleted`` forms)."""
-        if not self.closed:
-            self.offset_index.close()
-            self.time_index.close()
-            self.file.close()
-            self.closed = True
+        self.close_files()
         for path in (self.log_path, self.offset_index.path, self.time_index.path):
             for p in (path, path.with_name(path.name + DELETED_SUFFIX)):
                 try:
