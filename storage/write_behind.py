@@ -51,6 +51,9 @@ _WRITE_AND_WAIT = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_
 # command per few MiB keeps the thread's wake-ups rare next to the appends.
 _MIN_STEP = 4 << 20
 
+# (drop?, segment file path, start, end): start writeback of the range, or drop it.
+_Command = tuple[bool, str | Path, int, int]
+
 
 @functools.cache
 def _libc_sync_file_range() -> Any:
@@ -223,7 +226,7 @@ class WriteBehind:
             raise ValueError("step_bytes must be > 0")
         self._sync_file_range = _libc_sync_file_range()
         # Commands, an Event to set once reached (``drain``), or None to stop.
-        self._queue: queue.SimpleQueue[tuple[bool, Path, int, int] | threading.Event | None] = (
+        self._queue: queue.SimpleQueue[_Command | threading.Event | None] = (
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
@@ -247,7 +250,7 @@ class WriteBehind:
         self._thread = threading.Thread(target=self._run, name="kpybroker-write-behind", daemon=True)
         self._thread.start()
 
-    def submit(self, command: tuple[bool, Path, int, int]) -> None:
+    def submit(self, command: _Command) -> None:
         if self._running:
             self._queue.put(command)
 
@@ -285,7 +288,7 @@ class WriteBehind:
             except Exception:  # noqa: BLE001 - the thread must outlive any one file
                 log.exception("write-behind failed for %s", command[1])
 
-    def _carry_out(self, drop: bool, path: Path, start: int, end: int) -> None:
+    def _carry_out(self, drop: bool, path: str | Path, start: int, end: int) -> None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
