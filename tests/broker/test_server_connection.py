@@ -238,31 +238,39 @@ def test_truncated_file_slice_is_an_error(tmp_path):
 
 
 
+def _answered_connection(bootstrap: str) -> socket.socket:
+    """A connection the broker has answered a request on: set up, options applied."""
+    host, port = bootstrap.rsplit(":", 1)
+    client = socket.create_connection((host, int(port)), timeout=10)
+    client.sendall(join(encode_request(ApiVersionsRequest(), 0, 1, "buffers")))
+    size = struct.unpack(">i", client.recv(4, socket.MSG_WAITALL))[0]
+    assert len(client.recv(size, socket.MSG_WAITALL)) == size
+    return client
+
+
 def _server_side_buffer(client: socket.socket, option: int) -> int:
     """The broker's (same process) socket for this client connection: its buffer size."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            with socket.socket(fileno=os.dup(fd)) as s:
-                if s.type == socket.SOCK_STREAM and s.getpeername() == client.getsockname():
-                    return s.getsockopt(socket.SOL_SOCKET, option)
-        except OSError:
-            continue
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                with socket.socket(fileno=os.dup(int(name))) as s:
+                    if s.type == socket.SOCK_STREAM and s.getpeername() == client.getsockname():
+                        return s.getsockopt(socket.SOL_SOCKET, option)
+            except OSError:
+                continue
+        time.sleep(0.02)
     raise AssertionError("server side of the connection not found")
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 def test_socket_buffer_sizes_apply_when_set_and_autotuning_stays_otherwise(start_broker):
     tuned = start_broker({"socket.send.buffer.bytes": "65536", "socket.receive.buffer.bytes": "32768"})
-    host, port = tuned.rsplit(":", 1)
-    with socket.create_connection((host, int(port))) as client:
-        time.sleep(0.2)  # accepted
+    with _answered_connection(tuned) as client:
         # Linux reports twice what was set (its bookkeeping overhead).
         assert _server_side_buffer(client, socket.SO_SNDBUF) in (65536, 131072)
         assert _server_side_buffer(client, socket.SO_RCVBUF) in (32768, 65536)
     plain = start_broker()
-    host, port = plain.rsplit(":", 1)
-    with socket.create_connection((host, int(port))) as client:
-        time.sleep(0.2)
+    with _answered_connection(plain) as client:
         # Unset: not Kafka's fixed 102400, the kernel's own (autotuned) size.
         assert _server_side_buffer(client, socket.SO_SNDBUF) not in (102400, 204800)
