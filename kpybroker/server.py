@@ -53,6 +53,10 @@ async def open_listeners(broker: Broker) -> list[tuple[Listener, list[trio.Socke
                 if exc.errno == errno.EADDRINUSE:
                     raise StartupError(f"cannot listen on {lst}: address already in use") from None
                 raise StartupError(f"cannot listen on {lst}: {exc.strerror or exc}") from None
+            receive_size = socket_buffer_size(broker.config, "socket.receive.buffer.bytes")
+            if receive_size is not None:
+                for s in sockets:
+                    _set_buffer(s.socket, socket.SO_RCVBUF, receive_size, lst.name)
             bound.append((lst, sockets))
     except BaseException:
         for _, sockets in bound:
@@ -76,25 +80,29 @@ def _record_bound(broker: Broker, bound: list[tuple[Listener, list[trio.SocketLi
     ]
 
 
-def socket_buffer_sizes(config: BrokerConfig) -> list[tuple[int, int]]:
-    """``(SO_SNDBUF or SO_RCVBUF, bytes)`` for accepted connections: what
-    ``socket.send.buffer.bytes`` / ``socket.receive.buffer.bytes`` ask for when they
-    are set and not -1. Left unset, the OS's buffer autotuning stays on: Kafka would
-    fix both at its 102400 default, which caps a large fetch answer at a few hundred
-    KB per wake-up."""
-    sizes = []
-    for key, option in (("socket.send.buffer.bytes", socket.SO_SNDBUF),
-                        ("socket.receive.buffer.bytes", socket.SO_RCVBUF)):
-        if config.is_set(key):
-            value = config.get(key)
-            if value >= 0:
-                sizes.append((option, value))
-    return sizes
+def socket_buffer_size(config: BrokerConfig, key: str) -> int | None:
+    """``socket.send.buffer.bytes`` or ``socket.receive.buffer.bytes`` when set and not
+    -1, else None. Left unset, the OS's buffer autotuning stays on: Kafka would fix
+    both at its 102400 default, which caps a large fetch answer at a few hundred KB
+    per wake-up. As in Kafka, the receive size goes on the listening socket, before
+    any connection exists, so that the TCP window scale agreed at the handshake fits
+    it; the send size goes on each accepted connection."""
+    if not config.is_set(key):
+        return None
+    value = config.get(key)
+    return value if value >= 0 else None
+
+
+def _set_buffer(sock: socket.socket, option: int, size: int, where: str) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, option, size)
+    except OSError as exc:
+        log.warning("cannot set socket buffer size %d on %s: %s", size, where, exc)
 
 
 async def _accept_loop(listener: trio.SocketListener, name: str, broker: Broker,
                        connections: trio.Nursery) -> None:
-    buffer_sizes = socket_buffer_sizes(broker.config)
+    send_size = socket_buffer_size(broker.config, "socket.send.buffer.bytes")
     while True:
         try:
             stream = await listener.accept()
@@ -104,11 +112,8 @@ async def _accept_loop(listener: trio.SocketListener, name: str, broker: Broker,
                 await trio.sleep(_ACCEPT_PAUSE_S)
                 continue
             raise
-        for option, value in buffer_sizes:
-            try:
-                stream.setsockopt(socket.SOL_SOCKET, option, value)
-            except OSError as exc:
-                log.warning("cannot set socket buffer size %d on %s: %s", value, name, exc)
+        if send_size is not None:
+            _set_buffer(stream.socket, socket.SO_SNDBUF, send_size, name)
         connections.start_soon(Connection(broker, stream, name).run)
 
 
