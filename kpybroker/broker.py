@@ -303,7 +303,9 @@ class Broker:
 
     def _write_behind(self) -> WriteBehind | None:
         window = self.config.get("kpybroker.log.page.cache.window.bytes")
-        return WriteBehind(window) if window >= 0 else None
+        if window < 0:
+            return None
+        return WriteBehind(window, total_bytes=self.config.get("kpybroker.log.page.cache.total.bytes"))
 
     def _retention(self) -> None:
         if self.log_manager is not None:

@@ -307,6 +307,11 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
        "Newest appended bytes of each partition left in the page cache as they are; older appends "
        "are written back early and then dropped from the cache (-1: keep all, as Kafka).",
        validator=at_least(-1), **_RO),
+    _d("kpybroker.log.page.cache.total.bytes", LONG, 256 << 20,
+       "Most appended bytes all partitions together leave in the page cache; above it the least "
+       "recently appended are written back and dropped first (-1: no broker-wide bound). Has no "
+       "effect when kpybroker.log.page.cache.window.bytes is -1.",
+       validator=at_least(-1), **_RO),
     _d("log.message.downconversion.enable", BOOLEAN, True, "Down-conversion (no-op: v2 only)."),
     _d("log.message.timestamp.type", STRING, "CreateTime", "CreateTime or LogAppendTime.",
        validator=_TIMESTAMP_TYPES),

@@ -333,6 +333,9 @@ class LogManager:
         if partition_log is None:
             return False
         self._log_dir_of.pop(tp, None)
+        if partition_log.append_tail is not None:
+            # Its pages go with its files; they no longer count against the total.
+            partition_log.append_tail.reset()
         partition_log.rename_for_delete()
         self._to_delete.append((now_ms + partition_log.config.file_delete_delay_ms, partition_log))
         return True

@@ -2,9 +2,10 @@
 
 Kafka leaves every appended byte in the page cache until memory pressure evicts it.
 kpybroker does the same for the newest ``window_bytes`` of each partition (where
-tailing consumers read), and for older appended data it starts the writeback early
-(``sync_file_range(SYNC_FILE_RANGE_WRITE)``) and, once it is on disk, drops it from
-the cache (``posix_fadvise(POSIX_FADV_DONTNEED)``). The kernel then hands the same
+tailing consumers read), as long as all partitions together keep at most
+``total_bytes`` (the least recently appended data goes first), and for older
+appended data it starts the writeback early (``sync_file_range(SYNC_FILE_RANGE_WRITE)``)
+and, once it is on disk, drops it from the cache (``posix_fadvise(POSIX_FADV_DONTNEED)``). The kernel then hands the same
 pages back to the next appends instead of growing the cache into memory it has not
 touched for a while. On virtual machines that return freed memory to the host
 (virtio-balloon free page reporting) the first touch of such memory faults in the
@@ -50,6 +51,10 @@ _WRITE_AND_WAIT = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_
 # Writeback is started, and drops are queued, once this much has accumulated: a
 # command per few MiB keeps the thread's wake-ups rare next to the appends.
 _MIN_STEP = 4 << 20
+
+# Appended data is put in the broker-wide order of appends (for ``total_bytes``) in
+# pieces of about this size per partition, so the order costs one entry per piece.
+_MARK_BYTES = 1 << 20
 
 # (drop?, segment file path, start, end): start writeback of the range, or drop it.
 _Command = tuple[bool, str | Path, int, int]
@@ -139,7 +144,7 @@ class AppendTail:
     queues commands for its ``WriteBehind`` and never does I/O itself.
     """
 
-    __slots__ = ("_owner", "_ranges", "_cached", "_unstarted")
+    __slots__ = ("_owner", "_ranges", "_cached", "_unstarted", "_unmarked")
 
     def __init__(self, owner: WriteBehind) -> None:
         self._owner = owner
@@ -147,6 +152,8 @@ class AppendTail:
         self._ranges: deque[list[Any]] = deque()
         self._cached = 0
         self._unstarted = 0
+        # Appended bytes not yet in the owner's broker-wide order of appends.
+        self._unmarked = 0
 
     @property
     def cached_bytes(self) -> int:
@@ -167,10 +174,17 @@ class AppendTail:
         self._cached += size
         self._unstarted += size
         owner = self._owner
+        owner.cached_total += size
+        self._unmarked += size
+        if self._unmarked >= _MARK_BYTES:
+            owner.mark(self, path, end, self._unmarked)
+            self._unmarked = 0
         if self._unstarted >= owner.step:
             self._start_writeback()
         if self._cached >= owner.window_bytes + owner.step:
             self._drop_oldest(self._cached - owner.window_bytes)
+        if owner.cached_total >= owner.total_limit:
+            owner.evict()
 
     def holds(self, path: str | Path, start: int, end: int) -> bool:
         """Whether ``[start, end)`` of ``path`` is appended data not dropped yet
@@ -187,24 +201,43 @@ class AppendTail:
                 r[3] = r[2]
         self._unstarted = 0
 
+    def _drop_head(self, take: int) -> None:
+        """Drop the first ``take`` bytes of the oldest range (at most all of it)."""
+        r = self._ranges[0]
+        self._owner.submit((True, r[0], r[1], r[1] + take))
+        r[1] += take
+        r[3] = max(r[3], r[1])
+        self._cached -= take
+        self._owner.cached_total -= take
+        if r[1] >= r[2]:
+            self._ranges.popleft()
+
     def _drop_oldest(self, nbytes: int) -> None:
         ranges = self._ranges
         while nbytes > 0 and ranges:
-            r = ranges[0]
-            take = min(nbytes, r[2] - r[1])
-            self._owner.submit((True, r[0], r[1], r[1] + take))
-            r[1] += take
-            r[3] = max(r[3], r[1])
+            take = min(nbytes, ranges[0][2] - ranges[0][1])
+            self._drop_head(take)
             nbytes -= take
-            self._cached -= take
-            if r[1] >= r[2]:
-                ranges.popleft()
+
+    def drop_through(self, path: str | Path, end: int) -> None:
+        """Drop everything appended up to ``end`` of ``path`` (a point this tail
+        passed earlier). Nothing when no range of ``path`` is left: then it was
+        dropped already, with everything older, or the log was truncated."""
+        ranges = self._ranges
+        if not any(r[0] is path for r in ranges):
+            return
+        while ranges and ranges[0][0] is not path:
+            self._drop_head(ranges[0][2] - ranges[0][1])
+        while ranges and ranges[0][0] is path and ranges[0][1] < end:
+            self._drop_head(min(end, ranges[0][2]) - ranges[0][1])
 
     def reset(self) -> None:
         """Forget every range (the log was truncated: positions no longer match)."""
+        self._owner.cached_total -= self._cached
         self._ranges.clear()
         self._cached = 0
         self._unstarted = 0
+        self._unmarked = 0
 
 
 class WriteBehind:
@@ -212,18 +245,30 @@ class WriteBehind:
 
     ``window_bytes``: how much of each log's newest appends stays cached untouched
     (between it and ``window_bytes + step`` do, since drops are queued a step at a time).
+    ``total_bytes``: how much all logs together keep cached (-1: no such bound); above
+    ``total_bytes + step``, the least recently appended data is dropped first, in
+    pieces of about 1 MiB per log (so each log may keep up to that much more).
     Create one per broker, ``start`` it, give each log a ``track()``, ``stop`` it at
     shutdown. Commands submitted before ``start`` or after ``stop`` are ignored.
     """
 
-    def __init__(self, window_bytes: int, *, step_bytes: int | None = None) -> None:
+    def __init__(self, window_bytes: int, *, total_bytes: int = -1, step_bytes: int | None = None) -> None:
         if window_bytes < 0:
             raise ValueError("window_bytes must be >= 0")
+        if total_bytes < -1:
+            raise ValueError("total_bytes must be >= -1")
         self.window_bytes = window_bytes
+        self.total_bytes = total_bytes
         # How much accumulates before writeback starts or a drop is queued.
         self.step = step_bytes if step_bytes is not None else max(_MIN_STEP, window_bytes // 4)
         if self.step <= 0:
             raise ValueError("step_bytes must be > 0")
+        # Appended bytes not dropped yet, over every tracked log.
+        self.cached_total = 0
+        # cached_total at which the oldest appends are dropped (never, without a bound).
+        self.total_limit = total_bytes + self.step if total_bytes >= 0 else sys.maxsize
+        # (tail, path, end, bytes) per piece of appended data, oldest first.
+        self._marks: deque[tuple[AppendTail, str | Path, int, int]] = deque()
         self._sync_file_range = _libc_sync_file_range()
         # Commands, an Event to set once reached (``drain``), or None to stop.
         self._queue: queue.SimpleQueue[_Command | threading.Event | None] = (
@@ -242,6 +287,24 @@ class WriteBehind:
     def track(self) -> AppendTail:
         """Bookkeeping for one more log."""
         return AppendTail(self)
+
+    def mark(self, tail: AppendTail, path: str | Path, end: int, nbytes: int) -> None:
+        """``tail`` appended ``nbytes`` more, ending at ``end`` of ``path``."""
+        if self.total_bytes >= 0:
+            self._marks.append((tail, path, end, nbytes))
+
+    def evict(self) -> None:
+        """Drop the least recently appended data until all logs together keep at most
+        ``total_bytes``, one drop per log and range."""
+        marks = self._marks
+        excess = self.cached_total - self.total_bytes
+        furthest: dict[AppendTail, tuple[str | Path, int]] = {}
+        while excess > 0 and marks:
+            tail, path, end, nbytes = marks.popleft()
+            furthest[tail] = (path, end)
+            excess -= nbytes
+        for tail, (path, end) in furthest.items():
+            tail.drop_through(path, end)
 
     def start(self) -> None:
         if self._thread is not None or not self.enabled:

@@ -94,6 +94,70 @@ def test_ranges_follow_rolls_and_truncation(tmp_path: Path, behind: WriteBehind)
     log.close()
 
 
+def test_the_total_over_all_logs_drops_the_least_recently_appended_first(tmp_path: Path) -> None:
+    if not can_drop_cached_pages(tmp_path):
+        pytest.skip("this file system keeps file pages in memory (tmpfs)")
+    # Windows far above the total: only the broker-wide bound drops anything.
+    wb = WriteBehind(64 * MIB, total_bytes=3 * MIB, step_bytes=256 * 1024)
+    wb.start()
+    try:
+        old, new = open_log(tmp_path / "old-0"), open_log(tmp_path / "new-0")
+        old.append_tail, new.append_tail = wb.track(), wb.track()
+        old_data = _fill(old, 3 * MIB)
+        assert wb.drain()
+        assert wb.bytes_dropped == 0  # at the total, not above it
+        new_data = _fill(new, 3 * MIB)
+        assert wb.drain()
+        # The older log gave way (all but its last piece not yet in the order of
+        # appends); the newer one kept what it appended.
+        assert old.append_tail.cached_bytes < 1 * MIB
+        assert new.append_tail.cached_bytes >= 2 * MIB
+        assert wb.cached_total == old.append_tail.cached_bytes + new.append_tail.cached_bytes
+        assert wb.cached_total <= 3 * MIB + 256 * 1024 + 2 * MIB
+        old_path = old.active_segment.log_path
+        assert resident_fraction(old_path, 0, 2 * MIB) < 0.2
+        assert not old.append_tail.holds(old.active_segment.file.name, 0, 64 * 1024)
+        new_size = new.active_segment.size
+        assert resident_fraction(new.active_segment.log_path, new_size - 2 * MIB, new_size - 4096) > 0.9
+        # Interleaved appends: both logs keep their newest data, within the total.
+        for _ in range(4):
+            _fill(old, MIB)
+            _fill(new, MIB)
+        assert wb.drain()
+        assert wb.cached_total <= 3 * MIB + 256 * 1024 + 2 * MIB
+        assert old.append_tail.cached_bytes >= MIB and new.append_tail.cached_bytes >= MIB
+        size = old.active_segment.size
+        assert old.append_tail.holds(old.active_segment.file.name, size - 64 * 1024, size)
+        # Nothing read changes.
+        assert read_all(old, 0)[: len(old_data)] == old_data
+        assert read_all(new, 0)[: len(new_data)] == new_data
+        old.close()
+        new.close()
+    finally:
+        wb.stop()
+
+
+def test_truncated_and_deleted_logs_stop_counting_against_the_total(tmp_path: Path) -> None:
+    from storage.config import LogConfig
+
+    wb = WriteBehind(64 * MIB, total_bytes=64 * MIB)
+    manager = LogManager([tmp_path], broker_id=0, cluster_id="c", default_config=LogConfig(), write_behind=wb)
+    try:
+        a, b = manager.create_log("a", 0), manager.create_log("b", 0)
+        _fill(a, 2 * MIB)
+        _fill(b, 2 * MIB)
+        assert wb.cached_total == a.append_tail.cached_bytes + b.append_tail.cached_bytes >= 4 * MIB
+        a.truncate_to(0)
+        assert wb.cached_total == b.append_tail.cached_bytes
+        assert manager.delete_log("b", 0)
+        assert wb.cached_total == 0
+        # Drops queued for a reset tail find nothing of it left.
+        wb.evict()
+        assert wb.cached_total == 0
+    finally:
+        manager.shutdown()
+
+
 def test_missing_files_are_skipped_and_the_thread_carries_on(tmp_path: Path, behind: WriteBehind) -> None:
     behind.submit((True, tmp_path / "gone.log", 0, MIB))
     behind.submit((False, tmp_path / "gone.log", 0, MIB))
@@ -115,6 +179,8 @@ def test_commands_after_stop_are_ignored(tmp_path: Path) -> None:
     assert wb.drain()  # not running: nothing to wait for
     with pytest.raises(ValueError):
         WriteBehind(-1)
+    with pytest.raises(ValueError):
+        WriteBehind(0, total_bytes=-2)
 
 
 def test_log_manager_tracks_loaded_and_created_logs_and_stops_the_thread(tmp_path: Path) -> None:
