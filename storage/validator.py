@@ -136,9 +136,9 @@ def _long_prefix(data: memoryview, p: int, end: int) -> tuple[int, int]:
 # the same length, so batches of mixed sizes keep the plain per-record step.
 _RUN_AFTER = 3
 _FIRST_WINDOW = 64
-# Up to this record size a run window is copied out whole before slicing (measured
-# cheaper than a strided gather through the memoryview).
-_COPY_STRIDE = 256
+# Up to this record size a window is copied out whole and sliced as bytes; above
+# it, comparing strided views of the batch (no copy) is cheaper (measured).
+_COPY_STRIDE = 64
 
 
 def walk_uncompressed(view: memoryview, pos: int, header: RecordBatchHeader) -> None:
@@ -147,10 +147,11 @@ def walk_uncompressed(view: memoryview, pos: int, header: RecordBatchHeader) -> 
     Runs on every uncompressed produce, so per-record Python work is avoided where
     it can be: producers batch records of equal size, and equal-size records carry
     identical length prefixes at a fixed stride. Once a few records in a row had
-    the same length, the walk gathers the prefix bytes of the following records
-    with one strided slice per prefix byte and counts how many match (``lstrip``)
-    at C speed, in windows that grow fourfold while they keep matching. A record of
-    another size ends the run and is decoded on its own. Lengths are zigzag
+    the same length, the walk compares the prefix bytes of the following records,
+    one strided memoryview slice per prefix byte, with the expected bytes at C
+    speed, in windows that grow fourfold while they keep matching. In the window
+    where a record of another size ends the run, matching records are counted
+    (``lstrip``) and the odd one is decoded on its own. Lengths are zigzag
     varints: a positive length is an even, non-zero raw value. ``p`` only grows,
     so any record overshooting the batch shows in the final position check.
     """
@@ -186,7 +187,8 @@ def walk_uncompressed(view: memoryview, pos: int, header: RecordBatchHeader) -> 
             if streak < _RUN_AFTER or remaining < 2:
                 continue
             streak = 0
-            first = p - stride  # the record whose prefix the run repeats
+            # The prefix the run repeats, one byte string per prefix byte.
+            prefix = [data[p - stride + i : p - stride + i + 1].tobytes() for i in range(k)]
             window = _FIRST_WINDOW
             while remaining:
                 n = (end - p) // stride
@@ -199,19 +201,20 @@ def walk_uncompressed(view: memoryview, pos: int, header: RecordBatchHeader) -> 
                 stop = p + n * stride
                 matched = n
                 if stride <= _COPY_STRIDE:
-                    # Small records: one contiguous copy, then C-level strided slices
-                    # of bytes, beats gathering through the memoryview.
+                    # Tiny records: one contiguous copy, then strided slices of bytes.
                     chunk = data[p:stop].tobytes()
                     for i in range(k):
-                        same = n - len(chunk[i::stride].lstrip(data[first + i : first + i + 1]))
+                        same = n - len(chunk[i::stride].lstrip(prefix[i]))
                         if same < matched:
                             matched = same
                 else:
                     for i in range(k):
-                        sample = data[p + i : stop : stride].tobytes()
-                        same = n - len(sample.lstrip(data[first + i : first + i + 1]))
-                        if same < matched:
-                            matched = same
+                        column = data[p + i : stop : stride]
+                        # Comparing the strided view itself copies nothing.
+                        if column != prefix[i] * n:
+                            same = n - len(column.tobytes().lstrip(prefix[i]))
+                            if same < matched:
+                                matched = same
                 p += matched * stride
                 remaining -= matched
                 if matched < n:
