@@ -55,6 +55,9 @@ _MIN_STEP = 4 << 20
 # Appended data is put in the broker-wide order of appends (for ``total_bytes``) in
 # pieces of about this size per partition, so the order costs one entry per piece.
 _MARK_BYTES = 1 << 20
+# The broker-wide queue of pieces is swept of dropped ones at twice its live length
+# plus this many (amortized O(1) per piece).
+_SWEEP_MIN = 1024
 
 # (drop?, segment file path, start, end): start writeback of the range, or drop it.
 _Command = tuple[bool, str | Path, int, int]
@@ -219,12 +222,17 @@ class AppendTail:
             self._drop_head(take)
             nbytes -= take
 
+    def holds_before(self, path: str | Path, end: int) -> bool:
+        """Whether some data appended before ``end`` of ``path`` (a point this tail
+        passed earlier) is still held. If not, it was dropped already, with
+        everything older, or the log was truncated."""
+        return any(r[0] is path and r[1] < end for r in self._ranges)
+
     def drop_through(self, path: str | Path, end: int) -> None:
         """Drop everything appended up to ``end`` of ``path`` (a point this tail
-        passed earlier). Nothing when no range of ``path`` is left: then it was
-        dropped already, with everything older, or the log was truncated."""
+        passed earlier), if any of it is still held."""
         ranges = self._ranges
-        if not any(r[0] is path for r in ranges):
+        if not self.holds_before(path, end):
             return
         while ranges and ranges[0][0] is not path:
             self._drop_head(ranges[0][2] - ranges[0][1])
@@ -269,6 +277,10 @@ class WriteBehind:
         self.total_limit = total_bytes + self.step if total_bytes >= 0 else sys.maxsize
         # (tail, path, end, bytes) per piece of appended data, oldest first.
         self._marks: deque[tuple[AppendTail, str | Path, int, int]] = deque()
+        # Length of _marks at which pieces already dropped another way (a log's own
+        # window, truncation, deletion) are swept out, so the queue stays bounded
+        # by what is cached even when the total is never reached.
+        self._sweep_at = _SWEEP_MIN
         self._sync_file_range = _libc_sync_file_range()
         # Commands, an Event to set once reached (``drain``), or None to stop.
         self._queue: queue.SimpleQueue[_Command | threading.Event | None] = (
@@ -290,8 +302,13 @@ class WriteBehind:
 
     def mark(self, tail: AppendTail, path: str | Path, end: int, nbytes: int) -> None:
         """``tail`` appended ``nbytes`` more, ending at ``end`` of ``path``."""
-        if self.total_bytes >= 0:
-            self._marks.append((tail, path, end, nbytes))
+        if self.total_bytes < 0:
+            return
+        marks = self._marks
+        marks.append((tail, path, end, nbytes))
+        if len(marks) >= self._sweep_at:
+            marks = self._marks = deque(m for m in marks if m[0].holds_before(m[1], m[2]))
+            self._sweep_at = 2 * len(marks) + _SWEEP_MIN
 
     def evict(self) -> None:
         """Drop the least recently appended data until all logs together keep at most

@@ -137,6 +137,20 @@ def test_the_total_over_all_logs_drops_the_least_recently_appended_first(tmp_pat
         wb.stop()
 
 
+def test_the_broker_wide_order_stays_bounded_when_windows_do_the_dropping(tmp_path: Path) -> None:
+    # One log with a small window under a large total: the total is never reached,
+    # so nothing is evicted through the broker-wide order; its dropped pieces must
+    # not pile up there.
+    wb = WriteBehind(256 * 1024, total_bytes=1 << 40, step_bytes=256 * 1024)
+    tail = wb.track()
+    name = str(tmp_path / "seg.log")
+    for i in range(5000):
+        tail.appended(name, i * MIB, (i + 1) * MIB)
+    assert tail.cached_bytes <= 512 * 1024 + MIB
+    assert len(wb._marks) <= 3000
+    assert wb.cached_total == tail.cached_bytes
+
+
 def test_truncated_and_deleted_logs_stop_counting_against_the_total(tmp_path: Path) -> None:
     from storage.config import LogConfig
 
