@@ -1096,11 +1096,11 @@ class Log:
         if self.dir.name.endswith(DELETE_DIR_SUFFIX):
             # Renamed by rename_for_delete: the segments' paths name the old directory,
             # where a new partition of the same name may live now. Close, never unlink.
-            for seg in [*self.segments, *(pending[1] for pending in self._pending_deletes)]:
+            retired = self.take_due_deletes(None)
+            for seg in [*self.segments, *(seg for seg, _txn in retired)]:
                 seg.close_files()
-            for idx in [*self._txn_indexes.values(), *(pending[2] for pending in self._pending_deletes)]:
+            for idx in [*self._txn_indexes.values(), *(txn for _seg, txn in retired)]:
                 idx.close()
-            self._pending_deletes = []
             self.closed = True
         elif not self.closed:
             for seg in self.segments:
