@@ -83,6 +83,8 @@ def test_topic_overrides_win_and_reach_the_storage_log_config():
     ({"broker.id": "1", "node.id": "2"}, "node.id"),
     ({"listeners": "SSL://h:9093"}, "listeners"),
     ({"listeners": "INTERNAL://h:9093"}, "listener.security.protocol.map"),
+    ({"kpybroker.log.page.cache.window.bytes": "-2"}, "kpybroker.log.page.cache.window.bytes"),
+    ({"kpybroker.log.page.cache.total.bytes": "-2"}, "kpybroker.log.page.cache.total.bytes"),
 ])
 def test_bad_values_name_the_key(props, key):
     with pytest.raises(ConfigError) as info:

@@ -152,3 +152,41 @@ def test_write_behind_drops_old_appends_from_the_page_cache(start_broker: Any, m
     finally:
         consumer.close()
     assert warmed_in and "kpybroker-test" not in warmed_in  # the broker's event-loop thread
+
+
+def test_the_broker_wide_page_cache_bound_drops_the_older_topic_first(start_broker: Any) -> None:
+    """kpybroker.log.page.cache.total.bytes: with windows far above it, two topics
+    produced one after the other keep at most the bound cached together, the older
+    topic's data going first; both still read back whole."""
+    from storage import write_behind
+    from tests.support.page_cache import can_drop_cached_pages, resident_fraction
+
+    if not write_behind.supported():
+        pytest.skip("write-behind needs Linux")
+    broker = start_broker({"kpybroker.log.page.cache.window.bytes": str(64 << 20),
+                           "kpybroker.log.page.cache.total.bytes": str(4 << 20)})
+    if not can_drop_cached_pages(broker.data_dir):
+        pytest.skip("this file system keeps file pages in memory (tmpfs)")
+    admin = AdminClient({"bootstrap.servers": broker})
+    for topic in ("older", "newer"):
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 5})
+    errors: list[Any] = []
+    count = 768  # 16 KiB each: 12 MiB per topic, 24 MiB in all: over the bound plus a step (16 MiB)
+    sent: dict[str, list[bytes]] = {}
+    for topic in ("older", "newer"):
+        sent[topic] = [b"%06d" % i + os.urandom(16 * 1024 - 6) for i in range(count)]
+        for value in sent[topic]:
+            producer.produce(topic, value=value, on_delivery=lambda err, _msg: errors.append(err) if err else None)
+            producer.poll(0)
+        assert producer.flush(20) == 0 and errors == []
+    older = Path(broker.data_dir) / "older-0" / "00000000000000000000.log"
+    newer = Path(broker.data_dir) / "newer-0" / "00000000000000000000.log"
+    older_size, newer_size = older.stat().st_size, newer.stat().st_size
+    # The older topic left the cache whole (its window alone would have kept it all).
+    _wait(lambda: resident_fraction(older, 0, older_size) < 0.2)
+    # The newest appends of the newer topic stayed.
+    assert resident_fraction(newer, newer_size - (2 << 20), newer_size - 4096) > 0.9
+    assert resident_fraction(newer, 0, 4 << 20) < 0.2
+    assert _read_values(broker, "older", count) == sent["older"]
+    assert _read_values(broker, "newer", count) == sent["newer"]
