@@ -129,6 +129,9 @@ class Broker:
         self.started = False
         self._storage_closed = False
         self._topic_lock = trio.Lock()
+        # One metadata file write at a time, in request order (trio's locks are fair).
+        self._metadata_write_lock = trio.Lock()
+        self._metadata_changed = trio.Event()
         # Whether the log flusher applies flush.ms (log.flush.scheduler.interval.ms set).
         self._flush_ms_policy = True
 
@@ -241,6 +244,11 @@ class Broker:
     async def run_background(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Retention, checkpoints and the coordinators' own loops, until cancelled."""
         async with trio.open_nursery() as nursery:
+            if self.metadata is not None:
+                # From here on, metadata changes are written in a worker thread.
+                self.metadata.defer_saves = True
+                self.metadata.on_change = self._note_metadata_change
+                nursery.start_soon(self._write_metadata_changes)
             nursery.start_soon(self._every, self.config.get("log.retention.check.interval.ms"),
                                self._retention, "retention")
             checkpoint_ms = self.config.get("log.flush.offset.checkpoint.interval.ms") or 60_000
@@ -261,6 +269,40 @@ class Broker:
                 if run is not None:
                     await nursery.start(run)
             task_status.started()
+
+    async def save_metadata(self) -> None:
+        """Return once every metadata change made so far is on disk.
+
+        The file write (with its two fsyncs, milliseconds on most disks) runs in a
+        worker thread, so the event loop keeps serving meanwhile; changes made while
+        one write is under way go out together in the next. Raises ``OSError`` if the
+        write fails (the change stays pending and the next caller tries again)."""
+        store = self.metadata
+        if store is None or store.saved_version >= store.version:
+            return
+        target = store.version
+        async with self._metadata_write_lock:
+            while store.saved_version < target:
+                version = store.version
+                data = store.encode()
+                await trio.to_thread.run_sync(store.write, data)
+                store.saved_version = max(store.saved_version, version)
+
+    def _note_metadata_change(self) -> None:
+        self._metadata_changed.set()
+
+    async def _write_metadata_changes(self) -> None:
+        """Writes changes that no request waits for (a request's answer waits for
+        its own, see ``Connection``), so none stays in memory only."""
+        while True:
+            await self._metadata_changed.wait()
+            self._metadata_changed = trio.Event()
+            try:
+                await self.save_metadata()
+            except OSError:
+                log.exception("writing the metadata file failed; retrying")
+                await trio.sleep(1)
+                self._metadata_changed.set()
 
     async def _every(self, interval_ms: int, job: Any, what: str) -> None:
         while True:
@@ -356,6 +398,17 @@ class Broker:
         """Flush and close every log, write checkpoints and the clean-shutdown marker.
         Safe after a failed or partial start, and idempotent."""
         self.started = False
+        store = self.metadata
+        if store is not None:
+            store.defer_saves = False
+            store.on_change = None
+            if store.saved_version < store.version:
+                try:
+                    version = store.version
+                    store.write(store.encode())
+                    store.saved_version = version
+                except OSError:
+                    log.exception("writing the metadata file at shutdown failed")
         for component in (self.transaction_coordinator, self.group_coordinator):
             close = getattr(component, "shutdown", None)
             if close is not None:
@@ -480,6 +533,11 @@ class Broker:
             if validate_only:
                 return topic
             store.put_topic(topic)
+            try:
+                await self.save_metadata()
+            except OSError:
+                store.delete_topic(name)
+                raise
             log_config = self._log_config(topic.configs)
             try:
                 await self._create_partition_logs(name, topic.topic_id, topic.partitions, log_config)
@@ -551,6 +609,11 @@ class Broker:
                                  "This server does not host this topic-partition.")
             # Metadata first: a crash half way leaves orphan files, never a topic without logs.
             store.delete_topic(name)
+            try:
+                await self.save_metadata()
+            except OSError:
+                store.put_topic(topic)
+                raise
             self._remove_topic_logs(topic)
             log.info("deleted topic %s (%s)", name, topic.topic_id)
         if self.group_coordinator is not None:
@@ -640,6 +703,13 @@ class Broker:
                 p = current + offset
                 topic.partitions[p] = PartitionState(replicas[0], 0, list(replicas), list(replicas))
             store.put_topic(topic)
+            try:
+                await self.save_metadata()
+            except OSError:
+                for p in range(current, new_total):
+                    del topic.partitions[p]
+                store.put_topic(topic)
+                raise
             await self._create_partition_logs(
                 name, topic.topic_id, {p: topic.partitions[p] for p in range(current, new_total)}, cfg)
             for p in range(current, new_total):

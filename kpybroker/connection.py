@@ -244,10 +244,16 @@ class Connection:
             api_version=version,
             correlation_id=header.correlation_id,
         )
+        store = self.broker.metadata
+        version = store.version if store is not None else 0
         try:
             response = await entry.func(ctx, header, request)
             if response is None:
                 return None
+            if store is not None and store.version != version and store.saved_version < store.version:
+                # A request that changed the metadata (a config, a quota, ...) is not
+                # answered before the change is on disk.
+                await self.broker.save_metadata()
             return encode_response(header, response)
         except trio.Cancelled:
             raise

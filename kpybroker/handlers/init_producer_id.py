@@ -50,6 +50,16 @@ def producer_id_manager(broker: Any) -> ProducerIdManager:
 # v6 (two-phase commit) is marked unstable in Kafka 4.1, which does not advertise it.
 @handler(ApiKey.INIT_PRODUCER_ID, 0, 5)
 async def handle(ctx: Any, header: Any, request: InitProducerIdRequest) -> InitProducerIdResponse:
+    response = await _answer(ctx, header, request)
+    # The id may come from a block that this or a concurrent request reserved and
+    # whose write is still under way: no id leaves before its block is on disk.
+    save_metadata = getattr(ctx.broker, "save_metadata", None)
+    if save_metadata is not None:
+        await save_metadata()
+    return response
+
+
+async def _answer(ctx: Any, header: Any, request: InitProducerIdRequest) -> InitProducerIdResponse:
     broker = ctx.broker
     pid, epoch = request.producer_id, request.producer_epoch
     if (pid == NO_PRODUCER_ID) != (epoch == NO_PRODUCER_EPOCH):

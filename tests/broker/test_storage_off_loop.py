@@ -162,3 +162,128 @@ async def test_retired_segments_are_removed_off_the_event_loop(tmp_path: Any, mo
         assert retired, unlinked
         assert loop_thread not in {thread for _path, thread in retired}
         assert log.log_start_offset == log.segments[0].base_offset > 0
+
+
+async def test_metadata_file_is_written_off_the_event_loop_and_answers_wait_for_it(tmp_path: Any) -> None:
+    # The metadata file's write costs two fsyncs. It runs in a worker thread: while it
+    # is held up, other connections are served, and the answer of the request whose
+    # change it carries (CreateTopics here, IncrementalAlterConfigs through the
+    # connection's own wait) does not go out before the change is on disk.
+    from replication.metadata_store import LocalMetadataStore
+    from tests.support.raw_client import AsyncRawClient
+    from wire.messages.api_versions import ApiVersionsRequest
+    from wire.messages.create_topics import CreateTopicsRequest
+    from wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+
+    loop_thread = threading.get_ident()
+    async with running_broker(str(tmp_path)) as broker:
+        store = broker.metadata
+        real_write = store.write
+        release = threading.Event()
+        writes: list[tuple[int, bytes]] = []
+
+        def held_write(data: bytes) -> None:
+            writes.append((threading.get_ident(), data))
+            # Bounded, so a write on the event loop fails the test instead of hanging it.
+            release.wait(10)
+            real_write(data)
+
+        store.write = held_write
+        creator = await AsyncRawClient.connect(broker)
+        other = await AsyncRawClient.connect(broker)
+        answers: dict[str, Any] = {}
+
+        async def create() -> None:
+            answers["create"] = await creator.request(CreateTopicsRequest(
+                topics=[CreateTopicsRequest.CreatableTopic(name="held", num_partitions=1, replication_factor=1)],
+                timeout_ms=5000), 7)
+
+        async def alter() -> None:
+            IR = IncrementalAlterConfigsRequest.AlterConfigsResource
+            IC = IncrementalAlterConfigsRequest.AlterableConfig
+            answers["alter"] = await creator.request(IncrementalAlterConfigsRequest(resources=[IR(
+                resource_type=2, resource_name="held",
+                configs=[IC(name="retention.ms", config_operation=0, value="12345")])]), 1)
+
+        for step, run in (("create", create), ("alter", alter)):
+            release.clear()
+            count = len(writes)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run)
+                with trio.fail_after(5):
+                    while len(writes) == count:
+                        await trio.sleep(0.01)
+                # The write is under way and held: the loop still answers others.
+                with trio.fail_after(2):
+                    versions = await other.request(ApiVersionsRequest(), 0)
+                assert versions.error_code == ErrorCode.NONE
+                await trio.sleep(0.2)
+                assert step not in answers, f"{step} was answered before its change was on disk"
+                release.set()
+            assert answers[step].topics[0].error_code == ErrorCode.NONE if step == "create" else \
+                answers[step].responses[0].error_code == ErrorCode.NONE
+        assert writes and loop_thread not in {thread for thread, _ in writes}
+        on_disk = LocalMetadataStore(store.path)
+        assert on_disk.get_topic("held") is not None
+        assert on_disk.get_topic("held").configs == {"retention.ms": "12345"}
+        await creator.aclose()
+        await other.aclose()
+
+
+def test_metadata_changes_are_deferred_until_written(tmp_path: Any) -> None:
+    from replication.metadata_store import LocalMetadataStore
+
+    store = LocalMetadataStore.in_dir(tmp_path)
+    store.set_cluster_id("c1")
+    assert store.saved_version == store.version == 1
+    changes: list[int] = []
+    store.defer_saves = True
+    store.on_change = lambda: changes.append(store.version)
+    store.set_broker_configs({"log.retention.ms": "1000"})
+    assert changes == [2] and store.saved_version == 1
+    assert LocalMetadataStore.in_dir(tmp_path).broker_configs == {}
+    store.write(store.encode())
+    assert LocalMetadataStore.in_dir(tmp_path).broker_configs == {"log.retention.ms": "1000"}
+
+
+async def test_no_producer_id_is_answered_before_its_block_is_on_disk(tmp_path: Any) -> None:
+    # Two idempotent producers start while the write of the producer id block they
+    # both draw from is held: neither gets its id before the block is on disk (a
+    # crash before that would hand the same ids out again).
+    from replication.metadata_store import LocalMetadataStore
+    from tests.support.raw_client import AsyncRawClient
+    from wire.messages.init_producer_id import InitProducerIdRequest
+
+    async with running_broker(str(tmp_path)) as broker:
+        store = broker.metadata
+        real_write = store.write
+        release = threading.Event()
+        held: list[bytes] = []
+
+        def held_write(data: bytes) -> None:
+            held.append(data)
+            release.wait(10)
+            real_write(data)
+
+        store.write = held_write
+        clients = [await AsyncRawClient.connect(broker) for _ in range(2)]
+        ids: dict[int, Any] = {}
+
+        async def init(i: int) -> None:
+            ids[i] = await clients[i].request(InitProducerIdRequest(
+                transactional_id=None, transaction_timeout_ms=60000), 4)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(init, 0)
+            with trio.fail_after(5):
+                while not held:
+                    await trio.sleep(0.01)
+            nursery.start_soon(init, 1)
+            await trio.sleep(0.3)
+            assert ids == {}, "a producer id was answered before its block was on disk"
+            release.set()
+        assert {r.error_code for r in ids.values()} == {ErrorCode.NONE}
+        assert ids[0].producer_id != ids[1].producer_id
+        assert LocalMetadataStore(store.path).next_producer_id > max(r.producer_id for r in ids.values())
+        for c in clients:
+            await c.aclose()
