@@ -190,3 +190,59 @@ def test_the_broker_wide_page_cache_bound_drops_the_older_topic_first(start_brok
     assert resident_fraction(newer, 0, 4 << 20) < 0.2
     assert _read_values(broker, "older", count) == sent["older"]
     assert _read_values(broker, "newer", count) == sent["newer"]
+
+
+def test_metadata_writes_are_off_the_loop_and_answers_wait_for_them(broker: Any) -> None:
+    # confluent-kafka over real sockets, with the metadata file's write held in its
+    # worker thread: CreateTopics and an idempotent producer's InitProducerId are
+    # not answered before their change is on disk, while a plain producer to an
+    # existing topic is served meanwhile (the event loop is not blocked).
+    import threading
+
+    from replication.metadata_store import LocalMetadataStore
+
+    bootstrap = str(broker)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("meta-live", 1, 1)])["meta-live"].result(20)
+    store = broker.broker.metadata
+    real_write = store.write
+    release = threading.Event()
+    held: list[bytes] = []
+
+    def held_write(data: bytes) -> None:
+        held.append(data)
+        release.wait(20)
+        real_write(data)
+
+    store.write = held_write
+    plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    plain.produce("meta-live", b"warm")
+    assert plain.flush(20) == 0
+    try:
+        # CreateTopics waits for the write; the plain producer does not.
+        created = admin.create_topics([NewTopic("meta-held", 1, 1)])["meta-held"]
+        _wait(lambda: len(held) == 1)
+        delivered: list[Any] = []
+        plain.produce("meta-live", b"during", on_delivery=lambda err, msg: delivered.append(err))
+        assert plain.flush(10) == 0 and delivered == [None]
+        time.sleep(0.3)
+        assert not created.done(), "CreateTopics was answered before the topic was on disk"
+        release.set()
+        created.result(20)
+        assert LocalMetadataStore(store.path).get_topic("meta-held") is not None
+
+        # The first idempotent producer reserves a producer id block: no record of
+        # it is acknowledged before the block is on disk.
+        release.clear()
+        idempotent = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0})
+        acked: list[Any] = []
+        idempotent.produce("meta-live", b"idem", on_delivery=lambda err, msg: acked.append(err))
+        _wait(lambda: len(held) == 2)
+        idempotent.poll(0.5)
+        assert acked == [], "a record was acknowledged before its producer id block was on disk"
+        release.set()
+        assert idempotent.flush(20) == 0 and acked == [None]
+        assert LocalMetadataStore(store.path).next_producer_id > 0
+    finally:
+        release.set()
+        store.write = real_write
