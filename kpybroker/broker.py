@@ -402,13 +402,10 @@ class Broker:
         if store is not None:
             store.defer_saves = False
             store.on_change = None
-            if store.saved_version < store.version:
-                try:
-                    version = store.version
-                    store.write(store.encode())
-                    store.saved_version = version
-                except OSError:
-                    log.exception("writing the metadata file at shutdown failed")
+            try:
+                store.flush()
+            except OSError:
+                log.exception("writing the metadata file at shutdown failed")
         for component in (self.transaction_coordinator, self.group_coordinator):
             close = getattr(component, "shutdown", None)
             if close is not None:

@@ -250,7 +250,7 @@ class Connection:
             response = await entry.func(ctx, header, request)
             if response is None:
                 return None
-            if store is not None and store.version != version and store.saved_version < store.version:
+            if store is not None and store.version != version:
                 # A request that changed the metadata (a config, a quota, ...) is not
                 # answered before the change is on disk.
                 await self.broker.save_metadata()

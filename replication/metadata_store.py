@@ -310,9 +310,14 @@ class LocalMetadataStore:
             if self.on_change is not None:
                 self.on_change()
             return
-        version = self.version
-        self.write(self.encode())
-        self.saved_version = version
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the current state now if a change is not on disk yet (blocking)."""
+        if self.saved_version < self.version:
+            version = self.version
+            self.write(self.encode())
+            self.saved_version = version
 
     def encode(self) -> bytes:
         """The file's content for the current state (on the thread that changes the store)."""
