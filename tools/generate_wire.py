@@ -334,7 +334,7 @@ class MessageGen:
                 versions=parse_range(f.get("versions")),
                 nullable=parse_range(f.get("nullableVersions")),
                 tagged=parse_range(f.get("taggedVersions")),
-                tag=f.get("tag"),
+                tag=None if f.get("tag") is None else int(f["tag"]),  # one definition spells it "0"
                 flexible=parse_range(f["flexibleVersions"]) if "flexibleVersions" in f else "inherit",
                 default=f.get("default"),
             )
