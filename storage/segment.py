@@ -9,9 +9,12 @@ timestamp so far -> its offset).
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import struct
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from wire.records import (
     iter_records,
     parse_header,
 )
+
+log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -82,6 +87,60 @@ def _libc_fallocate() -> Any:
             except (OSError, AttributeError):
                 _fallocate = False
     return _fallocate
+
+
+class _Reserver:
+    """The thread that reserves blocks ahead of active segments (``fallocate``).
+
+    Reserving waits on the file system's journal while writeback runs (up to
+    14 ms measured under a 1 KiB producer, docs/benchmarks.md 0d), so it is never
+    done by the append itself: the append asks, and this thread reserves the next
+    step while appends go on. An append that overtakes the reservation simply
+    extends the file. One daemon thread for the process, started on first use.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[LogSegment, int] | threading.Event] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, segment: LogSegment, end: int) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="kpybroker-reserve", daemon=True)
+                    thread.start()
+                    self._thread = thread
+        self._queue.put((segment, end))
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every reservation asked for so far is done (tests)."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            segment, end = item
+            try:
+                segment._reserve_now(end)
+            except Exception:  # noqa: BLE001 - reserving is an optimisation; the thread must live on
+                log.exception("reserving blocks for %s failed", segment.log_path)
+
+
+_reserver = _Reserver()
+
+
+def wait_for_reservations(timeout: float = 10.0) -> bool:
+    """Block until the reservations asked for so far are done (for tests)."""
+    return _reserver.drain(timeout)
 
 
 def pwrite_all(fd: int, data: memoryview | bytes, position: int) -> int:
@@ -222,9 +281,17 @@ class LogSegment:
         # whenever bytes are cut from the file. With the batch's header when the read
         # had it in hand, which spares the next read a header read.
         self._batch_starts: dict[int, tuple[int, RecordBatchHeader | None]] = {}
-        # Blocks reserved (without changing the file size) up to here; appends
-        # beyond it reserve more. ``_NO_RESERVE`` once reserving is off.
+        # Blocks reserved (without changing the file size) up to here, by the
+        # reserving thread; ``_NO_RESERVE`` once reserving is off. An append ending
+        # past ``_reserve_at`` asks for the next step (``_NO_RESERVE`` while one is
+        # asked for, and once the segment stopped growing). The thread reserves under
+        # ``_reserve_lock``; whatever frees reserved blocks or closes the descriptor
+        # takes it too, so a late reservation can neither outlive a release nor reach
+        # a closed (and perhaps reused) descriptor.
         self._reserved_end = self.size
+        self._reserve_at = 0
+        self._reserve_stopped = False
+        self._reserve_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
 
@@ -316,10 +383,11 @@ class LogSegment:
         )
         truncated = self.size - result.valid_end
         if truncated:
-            os.ftruncate(self._fd, result.valid_end)
-            self.size = result.valid_end
-            if self._reserved_end < _NO_RESERVE:
-                self._reserved_end = result.valid_end
+            with self._reserve_lock:
+                os.ftruncate(self._fd, result.valid_end)
+                self.size = result.valid_end
+                if self._reserved_end < _NO_RESERVE:
+                    self._reserved_end = result.valid_end
         if result.next_offset is not None:
             self.next_offset = result.next_offset
         self._load_rolling_timestamp()
@@ -351,40 +419,61 @@ class LogSegment:
         """
         start = self.size
         nbytes = data.nbytes if isinstance(data, memoryview) else len(data)
-        if start + nbytes > self._reserved_end:
-            self._reserve(start + nbytes)
+        if start + nbytes > self._reserve_at:
+            self._ask_reserve(start + nbytes)
         self.size += pwrite_all(self._fd, data, start)
         if self.rolling_based_timestamp is None and batches:
             self.rolling_based_timestamp = batches[0][1].max_timestamp
         for pos, header in batches:
             self._index_batch(start + pos, header)
 
-    def _reserve(self, end: int) -> None:
-        fallocate = _libc_fallocate()
-        if not fallocate:
-            self._reserved_end = _NO_RESERVE
+    def _ask_reserve(self, end: int) -> None:
+        """Have the reserving thread reserve blocks past ``end`` (no I/O here)."""
+        if self._reserve_stopped or self._reserved_end >= _NO_RESERVE:
+            self._reserve_at = _NO_RESERVE
             return
-        step = min(max(self.size, _RESERVE_MIN), _RESERVE_MAX)
-        start = max(self._reserved_end, self.size)
-        new_end = end + step
-        if fallocate(self._fd, _FALLOC_FL_KEEP_SIZE, start, new_end - start) != 0:
-            # Not supported here, or the disk is full: write without reserving (a
-            # full disk then fails the pwrite itself, with its own error).
-            self._reserved_end = _NO_RESERVE
+        if not _libc_fallocate():
+            self._reserved_end = self._reserve_at = _NO_RESERVE
             return
-        self._reserved_end = new_end
+        # Asked once: the thread sets the next threshold when it is done.
+        self._reserve_at = _NO_RESERVE
+        _reserver.submit(self, end)
+
+    def _reserve_now(self, end: int) -> None:
+        """Reserve blocks from the current reservation (or size) to a step past
+        ``end``; runs in the reserving thread."""
+        with self._reserve_lock:
+            if self.closed or self._reserve_stopped or self._reserved_end >= _NO_RESERVE:
+                return
+            size = self.size
+            step = min(max(size, _RESERVE_MIN), _RESERVE_MAX)
+            start = max(self._reserved_end, size)
+            new_end = max(end, size) + step
+            if new_end > start:
+                if _libc_fallocate()(self._fd, _FALLOC_FL_KEEP_SIZE, start, new_end - start) != 0:
+                    # Not supported here, or the disk is full: write without reserving
+                    # (a full disk then fails the pwrite itself, with its own error).
+                    self._reserved_end = _NO_RESERVE
+                    return
+                self._reserved_end = new_end
+            # Ask for the next step half a step before this one runs out.
+            self._reserve_at = self._reserved_end - step // 2
 
     def release_reserved(self) -> None:
         """Give back blocks reserved past the end (when the segment stops growing).
 
         Truncating to the current size frees them (punching a hole past the end
         does not, on ext4); only done when something was reserved, since it also
-        touches the file's modification time.
+        touches the file's modification time. No reservation follows: one already
+        running is waited for (the lock), one still queued finds the segment stopped.
         """
-        if self.size < self._reserved_end < _NO_RESERVE and not self.closed:
-            os.ftruncate(self._fd, self.size)
-        if self._reserved_end < _NO_RESERVE:
-            self._reserved_end = self.size
+        self._reserve_stopped = True
+        self._reserve_at = _NO_RESERVE
+        with self._reserve_lock:
+            if self.size < self._reserved_end < _NO_RESERVE and not self.closed:
+                os.ftruncate(self._fd, self.size)
+            if self._reserved_end < _NO_RESERVE:
+                self._reserved_end = self.size
 
     def can_convert_to_relative_offset(self, offset: int) -> bool:
         return 0 <= offset - self.base_offset <= INT32_MAX
@@ -569,11 +658,13 @@ class LogSegment:
         removed = self.size - position
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
-        os.ftruncate(self._fd, position)
-        self.size = position
-        # ftruncate freed every block past the new end, reserved ones included.
-        if self._reserved_end < _NO_RESERVE:
-            self._reserved_end = position
+        with self._reserve_lock:
+            os.ftruncate(self._fd, position)
+            self.size = position
+            # ftruncate freed every block past the new end, reserved ones included.
+            if self._reserved_end < _NO_RESERVE:
+                self._reserved_end = position
+                self._reserve_at = min(self._reserve_at, position)
         # Re-derive the timestamp bookkeeping from what survives: the time index up
         # to its last entry, then the few batches after the last offset-index entry.
         self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far = (
@@ -609,8 +700,10 @@ class LogSegment:
         if self.closed:
             return
         self.close_handlers()
-        self.file.close()
-        self.closed = True
+        # Not while the reserving thread uses the descriptor.
+        with self._reserve_lock:
+            self.file.close()
+            self.closed = True
 
     def close_handlers(self) -> None:
         """Close the index files but keep the ``.log`` open for slices still in flight."""

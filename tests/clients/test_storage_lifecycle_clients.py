@@ -248,3 +248,52 @@ def test_metadata_writes_are_off_the_loop_and_answers_wait_for_them(broker: Any)
     finally:
         release.set()
         store.write = real_write
+
+
+def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> None:
+    # confluent-kafka over real sockets, with the file system's block reservation
+    # for a new segment stuck in its thread: the producer's records are still
+    # appended and acknowledged (the event loop never waits for fallocate), and the
+    # blocks are reserved once the file system answers.
+    import threading
+
+    from storage import segment as segment_module
+
+    real = segment_module._libc_fallocate()
+    if not real:
+        pytest.skip("no fallocate here")
+    hold = threading.Event()
+    threads: list[int] = []
+
+    def held_fallocate(fd: int, mode: int, offset: int, length: int) -> int:
+        threads.append(threading.get_ident())
+        hold.wait(20)
+        return real(fd, mode, offset, length)
+
+    bootstrap = str(broker)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("reserve-live", 1, 1)])["reserve-live"].result(20)
+    monkeypatch.setattr(segment_module, "_fallocate", held_fallocate)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    try:
+        delivered: list[Any] = []
+        producer.produce("reserve-live", b"first" * 100, on_delivery=lambda err, msg: delivered.append(err))
+        assert producer.flush(10) == 0
+        _wait(lambda: len(threads) >= 1)
+        for i in range(50):
+            producer.produce("reserve-live", b"%04d" % i + b"x" * 2000,
+                             on_delivery=lambda err, msg: delivered.append(err))
+        assert producer.flush(10) == 0, "records waited for the reservation"
+        assert delivered == [None] * 51
+        assert broker.run_sync(threading.get_ident) not in threads
+        hold.set()
+        log = broker.run_sync(broker.broker.log_manager.get_log, "reserve-live", 0)
+        segment = broker.run_sync(lambda: log.active_segment)
+        assert segment_module.wait_for_reservations()
+        size = broker.run_sync(lambda: segment.size)
+        assert os.stat(segment.log_path).st_blocks * 512 > size, "no blocks were reserved past the end"
+        assert os.path.getsize(segment.log_path) == size
+    finally:
+        hold.set()
+        producer.flush(10)
+    assert len(_read_values(bootstrap, "reserve-live", 51)) == 51
