@@ -123,6 +123,10 @@ class LeaderEpochFileCache:
 
     def truncate_from_start(self, start_offset: int) -> None:
         """Drop epochs wholly before ``start_offset``; the one covering it now starts there."""
+        if self._entries and self._entries[0][1] == start_offset:
+            # Already so (every load of a log whose start was never moved): the file
+            # has it, since every change is written at once; no rewrite and fsync.
+            return
         removed = None
         while self._entries and self._entries[0][1] <= start_offset:
             removed = self._entries.pop(0)

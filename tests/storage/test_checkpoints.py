@@ -101,6 +101,12 @@ def test_leader_epoch_cache_assign_and_end_offsets(tmp_path: Path) -> None:
     cache.truncate_from_start(12)
     assert cache.entries() == [(2, 12)]
     assert LeaderEpochFileCache(tmp_path).entries() == [(2, 12)]
+    # Truncating to where the cache already starts (every load of a log) changes
+    # nothing and does not rewrite the file.
+    before = (tmp_path / "leader-epoch-checkpoint").stat().st_ino
+    cache.truncate_from_start(12)
+    assert cache.entries() == [(2, 12)]
+    assert (tmp_path / "leader-epoch-checkpoint").stat().st_ino == before
     # A lower epoch than the latest wins over conflicting later entries, as in Kafka.
     cache.assign(5, 40)
     cache.assign(3, 20)
