@@ -494,6 +494,11 @@ def parse_listeners(name: str, entries: list[str]) -> list[Listener]:
     return out
 
 
+# Parsed default values of broker configs (immutable types only), by name.
+_PARSED_DEFAULTS: dict[str, Any] = {}
+_MISSING = object()
+
+
 class BrokerConfig:
     """The broker's effective configuration: properties file, then ``--override``s.
 
@@ -575,12 +580,20 @@ class BrokerConfig:
         """Typed value of a broker config (its default if unset)."""
         if name in self._values:
             return self._values[name]
+        cached = _PARSED_DEFAULTS.get(name, _MISSING)
+        if cached is not _MISSING:
+            return cached
         cdef = BROKER_CONFIGS.get(name)
         if cdef is None:
             if name in self.raw:
                 return self.raw[name]
             raise KeyError(name)
-        return cdef.parse(cdef.default)
+        value = cdef.parse(cdef.default)
+        if cdef.type != LIST:
+            # Defaults never change, and the request path asks for some on every
+            # request (fetch.max.bytes); lists are mutable and parsed afresh.
+            _PARSED_DEFAULTS[name] = value
+        return value
 
     def __getitem__(self, name: str) -> Any:
         return self.get(name)

@@ -18,6 +18,20 @@ from kpybroker.config import (
 )
 
 
+def test_parsed_defaults_are_shared_only_when_immutable():
+    # Defaults are parsed once and reused (the request path asks for some on every
+    # request); a list default is parsed afresh, so one caller's change cannot leak.
+    first, second = BrokerConfig(), BrokerConfig()
+    assert first.get("fetch.max.bytes") == second.get("fetch.max.bytes") == 57_671_680
+    listeners = first.get("listeners")
+    listeners.append("EXTRA://localhost:1")
+    assert second.get("listeners") == ["PLAINTEXT://localhost:9092"]
+    assert first.get("listeners") == ["PLAINTEXT://localhost:9092"]
+    # A value that is set still wins over the cached default.
+    assert BrokerConfig({"fetch.max.bytes": "1048576"}).get("fetch.max.bytes") == 1_048_576
+    assert first.get("fetch.max.bytes") == 57_671_680
+
+
 def test_defaults_are_kafkas():
     c = BrokerConfig()
     assert c.get("num.partitions") == 1
