@@ -507,7 +507,9 @@ class Log:
             return old
         # As in Kafka an empty segment below the new base stays: it still marks where
         # the log starts until retention removes it.
-        old.on_become_inactive()
+        # Its reserved blocks go back in the reserving thread: the truncation can
+        # wait on the file system for a long time.
+        old.on_become_inactive(wait=False)
         old.close_handlers()
         segment = self._new_segment(base, now_ms)
         if segment.size:

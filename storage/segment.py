@@ -96,7 +96,9 @@ class _Reserver:
     14 ms measured under a 1 KiB producer, docs/benchmarks.md 0d), so it is never
     done by the append itself: the append asks, and this thread reserves the next
     step while appends go on. An append that overtakes the reservation simply
-    extends the file. One daemon thread for the process, started on first use.
+    extends the file. Giving the blocks back when a segment rolls (an ``ftruncate``,
+    measured up to 290 ms) runs here too, in order behind its reservations. One
+    daemon thread for the process, started on first use.
     """
 
     def __init__(self) -> None:
@@ -105,6 +107,8 @@ class _Reserver:
         self._start_lock = threading.Lock()
 
     def submit(self, segment: LogSegment, end: int) -> None:
+        """Reserve blocks for ``segment`` past ``end``; ``end`` -1: give back what is
+        reserved past its end instead (``LogSegment.release_reserved``)."""
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
@@ -130,9 +134,12 @@ class _Reserver:
                 continue
             segment, end = item
             try:
-                segment._reserve_now(end)
+                if end < 0:
+                    segment._release_now()
+                else:
+                    segment._reserve_now(end)
             except Exception:  # noqa: BLE001 - reserving is an optimisation; the thread must live on
-                log.exception("reserving blocks for %s failed", segment.log_path)
+                log.exception("reserving or releasing blocks for %s failed", segment.log_path)
 
 
 _reserver = _Reserver()
@@ -291,6 +298,9 @@ class LogSegment:
         self._reserved_end = self.size
         self._reserve_at = 0
         self._reserve_stopped = False
+        # A rolled segment's reserved blocks are given back by the reserving thread;
+        # truncation (which may make the segment active again) cancels that.
+        self._release_due = False
         self._reserve_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -459,21 +469,42 @@ class LogSegment:
             # Ask for the next step half a step before this one runs out.
             self._reserve_at = self._reserved_end - step // 2
 
-    def release_reserved(self) -> None:
+    def release_reserved(self, *, wait: bool = True) -> None:
         """Give back blocks reserved past the end (when the segment stops growing).
 
         Truncating to the current size frees them (punching a hole past the end
         does not, on ext4); only done when something was reserved, since it also
         touches the file's modification time. No reservation follows: one already
-        running is waited for (the lock), one still queued finds the segment stopped.
+        running is waited for (the lock), one still queued finds the segment
+        stopped. ``wait=False`` (a roll, on the event loop) leaves the truncation to
+        the reserving thread, since it can wait on the journal for a long time.
         """
         self._reserve_stopped = True
         self._reserve_at = _NO_RESERVE
+        if not wait and self._reserved_end < _NO_RESERVE:
+            # Queued behind any reservation of this segment still running, which may
+            # yet reserve more: the thread decides what to give back once it is done.
+            self._release_due = True
+            _reserver.submit(self, -1)
+            return
         with self._reserve_lock:
-            if self.size < self._reserved_end < _NO_RESERVE and not self.closed:
-                os.ftruncate(self._fd, self.size)
-            if self._reserved_end < _NO_RESERVE:
-                self._reserved_end = self.size
+            self._release_due = False
+            self._truncate_reserved()
+
+    def _release_now(self) -> None:
+        """The reserving thread's part of ``release_reserved(wait=False)``."""
+        with self._reserve_lock:
+            if self._release_due:
+                self._release_due = False
+                self._truncate_reserved()
+
+    def _truncate_reserved(self) -> None:
+        # Under ``_reserve_lock``; the segment takes no appends (it stopped growing,
+        # or a truncation cancelled the release before making it active again).
+        if self.size < self._reserved_end < _NO_RESERVE and not self.closed:
+            os.ftruncate(self._fd, self.size)
+        if self._reserved_end < _NO_RESERVE:
+            self._reserved_end = self.size
 
     def can_convert_to_relative_offset(self, offset: int) -> bool:
         return 0 <= offset - self.base_offset <= INT32_MAX
@@ -502,9 +533,10 @@ class LogSegment:
             or not self.can_convert_to_relative_offset(max_offset_in_messages)
         )
 
-    def on_become_inactive(self) -> None:
-        """When the segment stops being active: record its final max timestamp."""
-        self.release_reserved()
+    def on_become_inactive(self, *, wait: bool = True) -> None:
+        """When the segment stops being active: give back its reserved blocks
+        (``wait=False``: in the reserving thread) and record its final max timestamp."""
+        self.release_reserved(wait=wait)
         if self.max_timestamp_so_far >= 0:
             self.time_index.maybe_append(
                 self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far, skip_full_check=True
@@ -649,7 +681,16 @@ class LogSegment:
     # ------------------------------------------------------------------ truncation and files
 
     def truncate_to(self, offset: int) -> int:
-        """Remove every batch whose last offset is >= ``offset``; returns bytes removed."""
+        """Remove every batch whose last offset is >= ``offset``; returns bytes removed.
+
+        The segment may take appends again afterwards (a log truncated back into it),
+        so a release of its reserved blocks still queued is cancelled, and reserving
+        starts again."""
+        with self._reserve_lock:
+            self._release_due = False
+            self._reserve_stopped = False
+            if self._reserved_end < _NO_RESERVE:
+                self._reserve_at = 0
         found = self.translate_offset(offset)
         if found is None:
             return 0

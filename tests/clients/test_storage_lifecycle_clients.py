@@ -253,8 +253,10 @@ def test_metadata_writes_are_off_the_loop_and_answers_wait_for_them(broker: Any)
 def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> None:
     # confluent-kafka over real sockets, with the file system's block reservation
     # for a new segment stuck in its thread: the producer's records are still
-    # appended and acknowledged (the event loop never waits for fallocate), and the
-    # blocks are reserved once the file system answers.
+    # appended and acknowledged, and the segments still roll (the event loop waits
+    # neither for fallocate nor for the truncation that gives reserved blocks back);
+    # the blocks are reserved, and the rolled segments' given back, once the file
+    # system answers.
     import threading
 
     from storage import segment as segment_module
@@ -272,7 +274,7 @@ def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> Non
 
     bootstrap = str(broker)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic("reserve-live", 1, 1)])["reserve-live"].result(20)
+    admin.create_topics([NewTopic("reserve-live", 1, 1, config={"segment.bytes": "65536"})])["reserve-live"].result(20)
     monkeypatch.setattr(segment_module, "_fallocate", held_fallocate)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     try:
@@ -286,10 +288,15 @@ def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> Non
         assert producer.flush(10) == 0, "records waited for the reservation"
         assert delivered == [None] * 51
         assert broker.run_sync(threading.get_ident) not in threads
-        hold.set()
         log = broker.run_sync(broker.broker.log_manager.get_log, "reserve-live", 0)
-        segment = broker.run_sync(lambda: log.active_segment)
+        assert broker.run_sync(lambda: len(log.segments)) > 1, "no roll while the reservation was held"
+        hold.set()
         assert segment_module.wait_for_reservations()
+        segments = broker.run_sync(lambda: list(log.segments))
+        for rolled in segments[:-1]:
+            size = broker.run_sync(lambda seg=rolled: seg.size)
+            assert os.stat(rolled.log_path).st_blocks * 512 < size + 8192, "a rolled segment kept its reservation"
+        segment = segments[-1]
         size = broker.run_sync(lambda: segment.size)
         assert os.stat(segment.log_path).st_blocks * 512 > size, "no blocks were reserved past the end"
         assert os.path.getsize(segment.log_path) == size

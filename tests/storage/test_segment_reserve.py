@@ -89,15 +89,18 @@ def test_a_reopened_log_appends_after_its_end(tmp_path) -> None:
     assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0, 2, 4, 6]
 
 
-def _recording_fallocate(monkeypatch, hold: threading.Event | None = None) -> list[tuple[int, int]]:
+def _recording_fallocate(
+    monkeypatch, hold: threading.Event | None = None, hold_fd: list[int] | None = None
+) -> list[tuple[int, int]]:
     """Replace libc's fallocate with one that records (thread, fd) and, given
-    ``hold``, waits for it before reserving."""
+    ``hold``, waits for it before reserving (only for the descriptor in ``hold_fd``,
+    when given)."""
     real = segment_module._libc_fallocate()
     calls: list[tuple[int, int]] = []
 
     def fallocate(fd: int, mode: int, offset: int, length: int) -> int:
         calls.append((threading.get_ident(), fd))
-        if hold is not None:
+        if hold is not None and (hold_fd is None or fd in hold_fd):
             assert hold.wait(20)
         return real(fd, mode, offset, length)
 
@@ -123,9 +126,17 @@ def test_appends_never_reserve_on_the_appending_thread(tmp_path, monkeypatch) ->
 
 
 @pytest.mark.skipif(not _reserving(), reason="no fallocate here")
-def test_a_held_reservation_neither_blocks_appends_nor_outlives_the_roll(tmp_path, monkeypatch) -> None:
+def test_a_held_reservation_blocks_neither_appends_nor_the_roll(tmp_path, monkeypatch) -> None:
     hold = threading.Event()
     calls = _recording_fallocate(monkeypatch, hold)
+    truncations: list[int] = []
+    real_ftruncate = os.ftruncate
+
+    def ftruncate(fd: int, length: int) -> None:
+        truncations.append(threading.get_ident())
+        real_ftruncate(fd, length)
+
+    monkeypatch.setattr(segment_module.os, "ftruncate", ftruncate)
     log = open_log(tmp_path / "t-0")
     try:
         log.append_as_leader(batch(5, value=b"x" * 900), leader_epoch=0, now_ms=NOW)
@@ -133,25 +144,69 @@ def test_a_held_reservation_neither_blocks_appends_nor_outlives_the_roll(tmp_pat
         while not calls:
             assert time.monotonic() < deadline, "no reservation started"
             time.sleep(0.01)
-        # The reservation is stuck in the file system: appends go on regardless.
+        # The reservation is stuck in the file system: appends go on regardless ...
         for _ in range(20):
             log.append_as_leader(batch(5, value=b"x" * 900), leader_epoch=0, now_ms=NOW)
         first = log.active_segment
         assert os.path.getsize(first.log_path) == first.size
-        # A roll waits for the reservation in flight, then frees what it reserved.
-        rolled = threading.Thread(target=log.roll, kwargs={"now_ms": NOW})
-        rolled.start()
-        rolled.join(0.3)
-        assert rolled.is_alive(), "the roll did not wait for the reservation in flight"
-        hold.set()
-        rolled.join(10)
-        assert not rolled.is_alive()
-        assert segment_module.wait_for_reservations()
+        # ... and so does a roll: giving the blocks back waits in the reserving thread.
+        log.roll(now_ms=NOW)
         assert first is not log.active_segment
+        log.append_as_leader(batch(5, value=b"x" * 900), leader_epoch=0, now_ms=NOW)
+        hold.set()
+        assert segment_module.wait_for_reservations()
+        assert truncations and threading.get_ident() not in truncations
         assert _allocated(first.log_path) < first.size + 2 * _BLOCK
+        assert os.path.getsize(first.log_path) == first.size
     finally:
         hold.set()
         log.close()
+    assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [5 * i for i in range(22)]
+
+
+@pytest.mark.skipif(not _reserving(), reason="no fallocate here")
+def test_a_truncation_into_a_rolled_segment_cancels_its_queued_release(tmp_path, monkeypatch) -> None:
+    hold = threading.Event()
+    held_fds: list[int] = []
+    calls = _recording_fallocate(monkeypatch, hold, held_fds)
+    busy = open_log(tmp_path / "busy-0")
+    log = open_log(tmp_path / "t-0")
+    try:
+        for _ in range(4):
+            log.append_as_leader(batch(5, value=b"x" * 900), leader_epoch=0, now_ms=NOW)
+        assert segment_module.wait_for_reservations()
+        first = log.active_segment
+        assert _allocated(first.log_path) > first.size + _BLOCK
+        # The reserving thread is stuck on another log, so the roll's release queues.
+        held_fds.append(busy.active_segment.file.fileno())
+        seen = len(calls)
+        busy.append_as_leader(batch(2), leader_epoch=0, now_ms=NOW)
+        deadline = time.monotonic() + 10
+        while len(calls) == seen:
+            assert time.monotonic() < deadline, "no reservation started"
+            time.sleep(0.01)
+        log.roll(now_ms=NOW)
+        log.append_as_leader(batch(5, value=b"y" * 900), leader_epoch=0, now_ms=NOW)
+        # A follower's truncation back into the rolled segment makes it active again;
+        # it grows past the size it had when it rolled.
+        assert log.truncate_to(15)
+        assert log.active_segment is first
+        # The release still queued must not run on a segment taking appends again:
+        # reading its size and cutting the file there could race with an append (a
+        # window no test can hit on purpose), so the truncation cancels it.
+        assert not first._release_due
+        for _ in range(3):
+            log.append_as_leader(batch(5, value=b"z" * 900), leader_epoch=0, now_ms=NOW)
+        hold.set()
+        assert segment_module.wait_for_reservations()
+        # The queued release did not cut what was appended after the truncation.
+        assert os.path.getsize(first.log_path) == first.size
+        assert log.log_end_offset == 30
+    finally:
+        hold.set()
+        busy.close()
+        log.close()
+    assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0, 5, 10, 15, 20, 25]
 
 
 @pytest.mark.skipif(not _reserving(), reason="no fallocate here")
