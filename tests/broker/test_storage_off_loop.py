@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from tests.support.metadata_writes import held_metadata_writes
 from tests.support.trio_broker import batch, create_topic, running_broker
 from wire.errors import ErrorCode
 
@@ -178,56 +179,46 @@ async def test_metadata_file_is_written_off_the_event_loop_and_answers_wait_for_
     loop_thread = threading.get_ident()
     async with running_broker(str(tmp_path)) as broker:
         store = broker.metadata
-        real_write = store.write
-        release = threading.Event()
-        writes: list[tuple[int, bytes]] = []
+        with held_metadata_writes(store, 10) as (release, writes):
+            creator = await AsyncRawClient.connect(broker)
+            other = await AsyncRawClient.connect(broker)
+            answers: dict[str, Any] = {}
 
-        def held_write(data: bytes) -> None:
-            writes.append((threading.get_ident(), data))
-            # Bounded, so a write on the event loop fails the test instead of hanging it.
-            release.wait(10)
-            real_write(data)
+            async def create() -> None:
+                answers["create"] = await creator.request(CreateTopicsRequest(
+                    topics=[CreateTopicsRequest.CreatableTopic(name="held", num_partitions=1, replication_factor=1)],
+                    timeout_ms=5000), 7)
 
-        store.write = held_write
-        creator = await AsyncRawClient.connect(broker)
-        other = await AsyncRawClient.connect(broker)
-        answers: dict[str, Any] = {}
+            async def alter() -> None:
+                IR = IncrementalAlterConfigsRequest.AlterConfigsResource
+                IC = IncrementalAlterConfigsRequest.AlterableConfig
+                answers["alter"] = await creator.request(IncrementalAlterConfigsRequest(resources=[IR(
+                    resource_type=2, resource_name="held",
+                    configs=[IC(name="retention.ms", config_operation=0, value="12345")])]), 1)
 
-        async def create() -> None:
-            answers["create"] = await creator.request(CreateTopicsRequest(
-                topics=[CreateTopicsRequest.CreatableTopic(name="held", num_partitions=1, replication_factor=1)],
-                timeout_ms=5000), 7)
-
-        async def alter() -> None:
-            IR = IncrementalAlterConfigsRequest.AlterConfigsResource
-            IC = IncrementalAlterConfigsRequest.AlterableConfig
-            answers["alter"] = await creator.request(IncrementalAlterConfigsRequest(resources=[IR(
-                resource_type=2, resource_name="held",
-                configs=[IC(name="retention.ms", config_operation=0, value="12345")])]), 1)
-
-        for step, run in (("create", create), ("alter", alter)):
-            release.clear()
-            count = len(writes)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(run)
-                with trio.fail_after(5):
-                    while len(writes) == count:
-                        await trio.sleep(0.01)
-                # The write is under way and held: the loop still answers others.
-                with trio.fail_after(2):
-                    versions = await other.request(ApiVersionsRequest(), 0)
-                assert versions.error_code == ErrorCode.NONE
-                await trio.sleep(0.2)
-                assert step not in answers, f"{step} was answered before its change was on disk"
-                release.set()
-            assert answers[step].topics[0].error_code == ErrorCode.NONE if step == "create" else \
-                answers[step].responses[0].error_code == ErrorCode.NONE
-        assert writes and loop_thread not in {thread for thread, _ in writes}
-        on_disk = LocalMetadataStore(store.path)
-        assert on_disk.get_topic("held") is not None
-        assert on_disk.get_topic("held").configs == {"retention.ms": "12345"}
-        await creator.aclose()
-        await other.aclose()
+            for step, run in (("create", create), ("alter", alter)):
+                release.clear()
+                count = len(writes)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(run)
+                    with trio.fail_after(5):
+                        while len(writes) == count:
+                            await trio.sleep(0.01)
+                    # The write is under way and held: the loop still answers others.
+                    with trio.fail_after(2):
+                        versions = await other.request(ApiVersionsRequest(), 0)
+                    assert versions.error_code == ErrorCode.NONE
+                    await trio.sleep(0.2)
+                    assert step not in answers, f"{step} was answered before its change was on disk"
+                    release.set()
+                assert answers[step].topics[0].error_code == ErrorCode.NONE if step == "create" else \
+                    answers[step].responses[0].error_code == ErrorCode.NONE
+            assert writes and loop_thread not in {thread for thread, _ in writes}
+            on_disk = LocalMetadataStore(store.path)
+            assert on_disk.get_topic("held") is not None
+            assert on_disk.get_topic("held").configs == {"retention.ms": "12345"}
+            await creator.aclose()
+            await other.aclose()
 
 
 def test_metadata_changes_are_deferred_until_written(tmp_path: Any) -> None:
@@ -256,34 +247,25 @@ async def test_no_producer_id_is_answered_before_its_block_is_on_disk(tmp_path: 
 
     async with running_broker(str(tmp_path)) as broker:
         store = broker.metadata
-        real_write = store.write
-        release = threading.Event()
-        held: list[bytes] = []
+        with held_metadata_writes(store, 10) as (release, held):
+            clients = [await AsyncRawClient.connect(broker) for _ in range(2)]
+            ids: dict[int, Any] = {}
 
-        def held_write(data: bytes) -> None:
-            held.append(data)
-            release.wait(10)
-            real_write(data)
+            async def init(i: int) -> None:
+                ids[i] = await clients[i].request(InitProducerIdRequest(
+                    transactional_id=None, transaction_timeout_ms=60000), 4)
 
-        store.write = held_write
-        clients = [await AsyncRawClient.connect(broker) for _ in range(2)]
-        ids: dict[int, Any] = {}
-
-        async def init(i: int) -> None:
-            ids[i] = await clients[i].request(InitProducerIdRequest(
-                transactional_id=None, transaction_timeout_ms=60000), 4)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(init, 0)
-            with trio.fail_after(5):
-                while not held:
-                    await trio.sleep(0.01)
-            nursery.start_soon(init, 1)
-            await trio.sleep(0.3)
-            assert ids == {}, "a producer id was answered before its block was on disk"
-            release.set()
-        assert {r.error_code for r in ids.values()} == {ErrorCode.NONE}
-        assert ids[0].producer_id != ids[1].producer_id
-        assert LocalMetadataStore(store.path).next_producer_id > max(r.producer_id for r in ids.values())
-        for c in clients:
-            await c.aclose()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(init, 0)
+                with trio.fail_after(5):
+                    while not held:
+                        await trio.sleep(0.01)
+                nursery.start_soon(init, 1)
+                await trio.sleep(0.3)
+                assert ids == {}, "a producer id was answered before its block was on disk"
+                release.set()
+            assert {r.error_code for r in ids.values()} == {ErrorCode.NONE}
+            assert ids[0].producer_id != ids[1].producer_id
+            assert LocalMetadataStore(store.path).next_producer_id > max(r.producer_id for r in ids.values())
+            for c in clients:
+                await c.aclose()

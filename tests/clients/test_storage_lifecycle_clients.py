@@ -199,28 +199,17 @@ def test_metadata_writes_are_off_the_loop_and_answers_wait_for_them(broker: Any)
     # worker thread: CreateTopics and an idempotent producer's InitProducerId are
     # not answered before their change is on disk, while a plain producer to an
     # existing topic is served meanwhile (the event loop is not blocked).
-    import threading
-
     from replication.metadata_store import LocalMetadataStore
+    from tests.support.metadata_writes import held_metadata_writes
 
     bootstrap = str(broker)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic("meta-live", 1, 1)])["meta-live"].result(20)
     store = broker.broker.metadata
-    real_write = store.write
-    release = threading.Event()
-    held: list[bytes] = []
-
-    def held_write(data: bytes) -> None:
-        held.append(data)
-        release.wait(20)
-        real_write(data)
-
-    store.write = held_write
-    plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
-    plain.produce("meta-live", b"warm")
-    assert plain.flush(20) == 0
-    try:
+    with held_metadata_writes(store, 20) as (release, held):
+        plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+        plain.produce("meta-live", b"warm")
+        assert plain.flush(20) == 0
         # CreateTopics waits for the write; the plain producer does not.
         created = admin.create_topics([NewTopic("meta-held", 1, 1)])["meta-held"]
         _wait(lambda: len(held) == 1)
@@ -245,9 +234,6 @@ def test_metadata_writes_are_off_the_loop_and_answers_wait_for_them(broker: Any)
         release.set()
         assert idempotent.flush(20) == 0 and acked == [None]
         assert LocalMetadataStore(store.path).next_producer_id > 0
-    finally:
-        release.set()
-        store.write = real_write
 
 
 def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> None:
