@@ -262,7 +262,9 @@ def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> Non
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic("reserve-live", 1, 1, config={"segment.bytes": "65536"})])["reserve-live"].result(20)
     monkeypatch.setattr(segment_module, "_fallocate", held_fallocate)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    # Batches well under segment.bytes: a larger one is refused (RECORD_LIST_TOO_LARGE),
+    # as by Kafka, and librdkafka may gather the 50 records into one.
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.size": 16384})
     try:
         delivered: list[Any] = []
         producer.produce("reserve-live", b"first" * 100, on_delivery=lambda err, msg: delivered.append(err))
