@@ -4,7 +4,8 @@ Which broker coordinates a group (key type 0) or a transactional id (key type 1)
 the leader of partition abs(hash(key)) % partitions of __consumer_offsets or
 __transaction_state. The first request creates the internal topic (with its own
 partition count, replication factor capped at the live brokers, compaction) and,
-as in Kafka, is answered COORDINATOR_NOT_AVAILABLE; clients retry. v1 adds the key
+as in Kafka, is answered COORDINATOR_NOT_AVAILABLE; clients retry. So is every request
+until the key's partition exists here. v1 adds the key
 type, v4 batches keys (coordinator_keys, one answer each). Any other key type is
 INVALID_REQUEST.
 """
@@ -56,9 +57,15 @@ async def _lookup(ctx: Any, key_type: int, key: str) -> tuple[ErrorCode, int, st
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
     # the topic decides how many partitions there are, should the config have changed
     num = len(meta.partitions) or num
-    state = meta.partitions.get(partition_for(key, num))
+    partition = partition_for(key, num)
+    state = meta.partitions.get(partition)
     if state is None or state.leader != ctx.broker.broker_id:
         # only this broker's own endpoint is known until brokers register each other
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
+    if ctx.broker.replica_manager.get_partition(topic_name, partition) is None:
+        # The topic is being created (its metadata is stored before its logs exist):
+        # the coordinator cannot take the client's next request yet, which would get
+        # NOT_COORDINATOR, an error librdkafka's committed() gives up on.
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
     host, port = advertised_endpoint(ctx)
     return ErrorCode.NONE, ctx.broker.broker_id, host, port

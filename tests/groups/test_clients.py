@@ -388,3 +388,17 @@ def test_incompatible_protocols_with_stock_clients(broker):
     assert not c.assignment()
     c.close()
     kp.close()
+
+
+def test_committed_offsets_on_a_fresh_broker(start_broker):
+    # The first group request creates __consumer_offsets; librdkafka retries
+    # FindCoordinator meanwhile but gives up on a NOT_COORDINATOR to its OffsetFetch,
+    # so the broker must not name itself coordinator before the partition exists.
+    # Kafka's default 50 partitions make the creation outlast librdkafka's retry.
+    broker = start_broker({"offsets.topic.num.partitions": "50"})
+    c = consumer(broker, "fresh-group")
+    try:
+        committed = c.committed([TopicPartition("never-produced", 0)], timeout=30)
+    finally:
+        c.close()
+    assert [(tp.partition, tp.offset, tp.error) for tp in committed] == [(0, ck.OFFSET_INVALID, None)]

@@ -1,0 +1,71 @@
+"""FindCoordinator while the first request is still creating the internal topic.
+
+The topic is in the metadata store (leader: this broker) from the moment its creation
+starts, but its partitions exist only once the metadata is on disk and their logs are
+created. A second FindCoordinator in that window must not name this broker as the
+coordinator: the client's next request (OffsetFetch, InitProducerId) would reach a
+coordinator that has no partition yet and get NOT_COORDINATOR, which librdkafka's
+``committed()`` does not retry. Kafka answers COORDINATOR_NOT_AVAILABLE until the
+coordinator can serve, and clients retry that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+
+from tests.support.metadata_writes import held_metadata_writes
+from tests.support.raw_client import AsyncRawClient
+from tests.support.trio_broker import running_broker
+from wire.errors import ErrorCode
+from wire.messages.find_coordinator import FindCoordinatorRequest
+from wire.messages.init_producer_id import InitProducerIdRequest
+from wire.messages.offset_fetch import OffsetFetchRequest
+
+GROUP, TRANSACTION = 0, 1
+
+
+async def _find(client: AsyncRawClient, key_type: int, key: str) -> Any:
+    return await client.request(FindCoordinatorRequest(key_type=key_type, key=key), 3)
+
+
+async def _ask_after_coordinator(client: AsyncRawClient, key_type: int, key: str) -> Any:
+    """Retry FindCoordinator as clients do, then send the request the key is for."""
+    with trio.fail_after(10):
+        while (await _find(client, key_type, key)).error_code != ErrorCode.NONE:
+            await trio.sleep(0.02)
+    if key_type == GROUP:
+        answer = await client.request(OffsetFetchRequest(group_id=key, topics=[
+            OffsetFetchRequest.OffsetFetchRequestTopic(name="t", partition_indexes=[0])]), 5)
+        return answer.error_code, answer.topics[0].partitions[0].committed_offset
+    answer = await client.request(InitProducerIdRequest(transactional_id=key, transaction_timeout_ms=60000), 3)
+    return answer.error_code, None
+
+
+@pytest.mark.parametrize("key_type", [GROUP, TRANSACTION])
+async def test_coordinator_is_not_named_before_its_topic_is_created(tmp_path: Any, key_type: int) -> None:
+    async with running_broker(str(tmp_path)) as broker:
+        with held_metadata_writes(broker.metadata, 10) as (release, writes):
+            creator = await AsyncRawClient.connect(broker)
+            other = await AsyncRawClient.connect(broker)
+            answers: dict[str, Any] = {}
+
+            async def first() -> None:
+                answers["first"] = await _find(creator, key_type, "k")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(first)
+                with trio.fail_after(5):
+                    while not writes:
+                        await trio.sleep(0.01)
+                # The topic exists in the store, its partitions do not yet.
+                during = await _find(other, key_type, "k")
+                assert (during.error_code, during.node_id) == (ErrorCode.COORDINATOR_NOT_AVAILABLE, -1)
+                release.set()
+            assert answers["first"].error_code == ErrorCode.COORDINATOR_NOT_AVAILABLE
+            expected = (ErrorCode.NONE, -1) if key_type == GROUP else (ErrorCode.NONE, None)
+            assert await _ask_after_coordinator(other, key_type, "k") == expected
+            await creator.aclose()
+            await other.aclose()
