@@ -43,7 +43,6 @@ def _start_kpybroker(data_dir: str, log_path: str) -> tuple[subprocess.Popen[byt
         "listeners": "PLAINTEXT://127.0.0.1:0",
         "log.dirs": data_dir,
         "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "4",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
