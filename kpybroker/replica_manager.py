@@ -343,6 +343,17 @@ class ReplicaManager:
     def get_partition(self, topic: str, partition: int) -> Partition | None:
         return self._partitions.get((topic, partition))
 
+    def not_hosted_error(self, topic: str, partition: int) -> ErrorCode:
+        """Kafka's answer (``ReplicaManager.getPartitionOrError``) for a partition this
+        broker does not host: NOT_LEADER_OR_FOLLOWER while the metadata knows it (here:
+        its topic is still being created), so clients refresh metadata and retry, else
+        UNKNOWN_TOPIC_OR_PARTITION."""
+        store = getattr(self.broker, "metadata", None)
+        topic_meta = store.get_topic(topic) if store is not None else None
+        if topic_meta is not None and partition in topic_meta.partitions:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
     def topic_name(self, topic_id: uuid.UUID) -> str | None:
         """The name of a hosted topic by id (Fetch v13+, Produce v13), or None."""
         return self._topic_ids.get(topic_id)
@@ -383,7 +394,7 @@ class ReplicaManager:
         for key, records in entries.items():
             part = self._partitions.get(key)
             if part is None:
-                results[key] = AppendResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                results[key] = AppendResult(error_code=self.not_hosted_error(*key))
                 continue
             if key[0] in INTERNAL_TOPICS and origin == "client" and not internal_topics_allowed:
                 results[key] = AppendResult(error_code=ErrorCode.INVALID_TOPIC_EXCEPTION)
@@ -516,7 +527,7 @@ class ReplicaManager:
         """Read one partition now (Kafka's Partition.fetchRecords), no waiting."""
         part = self._partitions.get((req.topic, req.partition))
         if part is None:
-            return FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            return FetchPartitionResult(error_code=self.not_hosted_error(req.topic, req.partition))
         if req.current_leader_epoch >= 0:
             code = part.check_leader_epoch(req.current_leader_epoch)
             if code != ErrorCode.NONE:

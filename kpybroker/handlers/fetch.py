@@ -9,7 +9,8 @@ dropped). As Kafka's KafkaApis.handleFetchRequest:
   ``INVALID_FETCH_SESSION_EPOCH``, ``FETCH_SESSION_TOPIC_ID_ERROR``) are top-level
   with no partitions.
 - Partitions of unknown topics answer ``UNKNOWN_TOPIC_OR_PARTITION`` (v13+ names
-  topics by id: ``UNKNOWN_TOPIC_ID``) and do not hold the long poll.
+  topics by id: ``UNKNOWN_TOPIC_ID``), those of a topic still being created
+  ``NOT_LEADER_OR_FOLLOWER``; neither holds the long poll.
 - ``max_wait_ms`` / ``min_bytes``: wait for appends until ``min_bytes`` are ready;
   ``max_bytes`` and ``partition_max_bytes`` limit the answer but the first batch
   always goes whole (KIP-74).
@@ -95,7 +96,8 @@ async def handle(ctx: Any, header: Any, request: FetchRequest) -> FetchResponse:
         if req.topic is None:
             results.append(FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_ID))
         elif get_partition(req.topic, req.partition) is None:
-            results.append(FetchPartitionResult(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            results.append(FetchPartitionResult(
+                error_code=replica_manager.not_hosted_error(req.topic, req.partition)))
         else:
             readable_at.append(len(results))
             readable.append(req)

@@ -72,12 +72,13 @@ async def handle(ctx: Any, header: Any, request: ListOffsetsRequest) -> ListOffs
                 continue
             seen.add(key)
             part = replica_manager.get_partition(topic.name, p.partition_index)
+            missing = ErrorCode.NONE if part is not None else replica_manager.not_hosted_error(*key)
             if version == 0:
-                answer = _answer_v0(part, p, request.replica_id, ctx.now_ms())
+                answer = _answer_v0(part, p, request.replica_id, ctx.now_ms(), missing)
             elif counts[key] > 1:
                 answer = _error(p.partition_index, ErrorCode.INVALID_REQUEST)
             else:
-                answer = _answer(part, p, version, request.replica_id, request.isolation_level)
+                answer = _answer(part, p, version, request.replica_id, request.isolation_level, missing)
             topic_resp = topics.get(topic.name)
             if topic_resp is None:
                 topic_resp = topics[topic.name] = ListOffsetsResponse.ListOffsetsTopicResponse(
@@ -88,13 +89,14 @@ async def handle(ctx: Any, header: Any, request: ListOffsetsRequest) -> ListOffs
 
 
 def _answer(
-    part: Partition | None, p: Any, version: int, replica_id: int, isolation_level: int
+    part: Partition | None, p: Any, version: int, replica_id: int, isolation_level: int,
+    missing: ErrorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
 ) -> Any:
     ts = p.timestamp
     if ts < 0 and (ts not in TIMESTAMP_MIN_VERSION or version < TIMESTAMP_MIN_VERSION[ts]):
         return _error(p.partition_index, ErrorCode.UNSUPPORTED_VERSION)
     if part is None:
-        return _error(p.partition_index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return _error(p.partition_index, missing)
     code = part.check_leader_epoch(p.current_leader_epoch if version >= 4 else -1)
     if code != ErrorCode.NONE:
         return _error(p.partition_index, code)
@@ -151,14 +153,13 @@ def _lookup(part: Partition, ts: int) -> tuple[int, int, int] | None:
     return int(offset), int(timestamp), -1 if leader_epoch is None else int(leader_epoch)
 
 
-def _answer_v0(part: Partition | None, p: Any, replica_id: int, now_ms: int) -> Any:
+def _answer_v0(part: Partition | None, p: Any, replica_id: int, now_ms: int,
+               missing: ErrorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) -> Any:
     """Kafka 3.9's legacy answer: segment base offsets (and the log end offset), newest
     first, whose segment was last modified at or before the timestamp; at most
     ``max_num_offsets``; a consumer never sees offsets above the high watermark."""
     if part is None:
-        return PartitionResponse(
-            partition_index=p.partition_index, error_code=int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-        )
+        return PartitionResponse(partition_index=p.partition_index, error_code=int(missing))
     log = part.log
     points: list[tuple[int, int]] = []  # (offset, last modified ms), oldest first
     for segment in log.segments:

@@ -7,7 +7,8 @@ that is not enabled: the connection is closed, nothing is answered.
 
 Behaviour, as Kafka's KafkaApis.handleProduceRequest and ReplicaManager:
 - per partition, before any append: unknown topic or partition ->
-  ``UNKNOWN_TOPIC_OR_PARTITION`` (v13 names topics by id: ``UNKNOWN_TOPIC_ID``);
+  ``UNKNOWN_TOPIC_OR_PARTITION`` (v13 names topics by id: ``UNKNOWN_TOPIC_ID``), a
+  partition of a topic still being created -> ``NOT_LEADER_OR_FOLLOWER``;
   records that are not exactly one whole magic-2 batch -> ``INVALID_RECORD``;
   zstd below v7 -> ``UNSUPPORTED_COMPRESSION_TYPE``. Produce never creates topics.
 - ``acks`` other than 0, 1, -1 -> ``INVALID_REQUIRED_ACKS`` on every partition
@@ -121,7 +122,7 @@ async def handle(ctx: Any, header: Any, request: ProduceRequest) -> ProduceRespo
             if name is not None:
                 entries.pop((name, pdata.index), None)
             if name is None or replica_manager.get_partition(name, pdata.index) is None:
-                code = unknown_code if name is None else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                code = unknown_code if name is None else replica_manager.not_hosted_error(name, pdata.index)
                 results[slot] = AppendResult(error_code=code)
                 continue
             code, _ = validate_records(pdata.records, version)
