@@ -183,11 +183,6 @@ def validate_topic_name(name: str | None) -> None:
         raise AdminError(ErrorCode.INVALID_TOPIC_EXCEPTION, reason)
 
 
-def unify_collision_chars(name: str) -> str:
-    """'.' and '_' collide in metric names, so Kafka refuses topics differing only there."""
-    return name.replace(".", "_")
-
-
 # -- value rendering ----------------------------------------------------------------
 
 

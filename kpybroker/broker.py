@@ -32,7 +32,6 @@ from kpybroker.admin_configs import (
     broker_layers,
     effective_topic_configs,
     topic_name_error,
-    unify_collision_chars,
 )
 from kpybroker.config import BrokerConfig, ConfigError, validate_topic_configs
 from kpybroker.producer_ids import ProducerIdManager
@@ -477,11 +476,10 @@ class Broker:
             validate_topic_name(name)
             if store.get_topic(name) is not None:
                 raise TopicError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
-            key = unify_collision_chars(name)
-            for other in store.topic_names():
-                if unify_collision_chars(other) == key:
-                    raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION,
-                                     f"Topic '{name}' collides with existing topic: {other}")
+            other = store.colliding_topic(name)
+            if other is not None:
+                raise TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION,
+                                 f"Topic '{name}' collides with existing topic: {other}")
             live = self.live_brokers()
             if assignments:
                 if num_partitions != -1 or replication_factor != -1:

@@ -128,6 +128,11 @@ class ScramCredential:
         )
 
 
+def unify_collision_chars(name: str) -> str:
+    """'.' and '_' collide in metric names, so Kafka refuses topics differing only there."""
+    return name.replace(".", "_")
+
+
 class MetadataStore(Protocol):
     """What the broker needs from a metadata store (local file or ZooKeeper)."""
 
@@ -137,6 +142,7 @@ class MetadataStore(Protocol):
     def topics(self) -> Iterator[TopicMetadata]: ...
     def get_topic(self, name: str) -> TopicMetadata | None: ...
     def get_topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata | None: ...
+    def colliding_topic(self, name: str) -> str | None: ...
     def put_topic(self, topic: TopicMetadata) -> None: ...
     def delete_topic(self, name: str) -> TopicMetadata | None: ...
     def set_topic_configs(self, name: str, configs: dict[str, str]) -> None: ...
@@ -164,6 +170,9 @@ class LocalMetadataStore:
         self.next_producer_id: int = 0
         self._topics: dict[str, TopicMetadata] = {}
         self._by_id: dict[uuid.UUID, TopicMetadata] = {}
+        # unify_collision_chars(name) -> the names with that key (two only after a
+        # hand-edited file; creation refuses a second one).
+        self._by_collision_key: dict[str, set[str]] = {}
         self._client_quotas: dict[QuotaEntity, dict[str, float]] = {}
         self._scram: dict[tuple[str, int], ScramCredential] = {}
         # Each topic's `"name":{...}` as last saved, so a save re-encodes only changed topics
@@ -199,6 +208,23 @@ class LocalMetadataStore:
     def get_topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata | None:
         return self._by_id.get(topic_id)
 
+    def colliding_topic(self, name: str) -> str | None:
+        """An existing topic other than ``name`` whose name differs from it only in
+        '.' against '_', or None (a lookup, not a scan of every name)."""
+        others = self._by_collision_key.get(unify_collision_chars(name), ())
+        return next((other for other in sorted(others) if other != name), None)
+
+    def _index_name(self, name: str) -> None:
+        self._by_collision_key.setdefault(unify_collision_chars(name), set()).add(name)
+
+    def _unindex_name(self, name: str) -> None:
+        key = unify_collision_chars(name)
+        names = self._by_collision_key.get(key)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                del self._by_collision_key[key]
+
     def __contains__(self, name: object) -> bool:
         return name in self._topics
 
@@ -214,6 +240,7 @@ class LocalMetadataStore:
             self._by_id.pop(old.topic_id, None)
         self._topics[topic.name] = topic
         self._by_id[topic.topic_id] = topic
+        self._index_name(topic.name)
         self._topic_json.pop(topic.name, None)
         self.save()
 
@@ -222,6 +249,7 @@ class LocalMetadataStore:
         self._topic_json.pop(name, None)
         if topic is not None:
             self._by_id.pop(topic.topic_id, None)
+            self._unindex_name(name)
             self.save()
         return topic
 
@@ -354,6 +382,7 @@ class LocalMetadataStore:
             topic = TopicMetadata.from_json(name, tdata)
             self._topics[name] = topic
             self._by_id[topic.topic_id] = topic
+            self._index_name(name)
         for item in data.get("client_quotas", []):
             entity = quota_entity({str(t): (None if n is None else str(n)) for t, n in item["entity"]})
             self._client_quotas[entity] = {str(k): float(v) for k, v in item["values"].items()}

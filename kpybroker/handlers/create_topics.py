@@ -162,9 +162,6 @@ async def handle(ctx: Any, header: Any, request: CreateTopicsRequest) -> CreateT
         seen.add(t.name)
 
     existing = ac.topic_names(broker)
-    unified_existing: dict[str, str] = {}
-    for name in existing:
-        unified_existing.setdefault(ac.unify_collision_chars(name), name)
 
     results: list[Any] = []
     for topic in request.topics:
@@ -186,7 +183,7 @@ async def handle(ctx: Any, header: Any, request: CreateTopicsRequest) -> CreateT
                 raise ac.AdminError(
                     ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists."
                 )
-            collides = unified_existing.get(ac.unify_collision_chars(name))
+            collides = broker.metadata.colliding_topic(name)
             if collides is not None:
                 raise ac.AdminError(
                     ErrorCode.INVALID_TOPIC_EXCEPTION,
@@ -207,7 +204,6 @@ async def handle(ctx: Any, header: Any, request: CreateTopicsRequest) -> CreateT
             topic_id = ac.topic_id_of(broker, name, info)
             if not request.validate_only:
                 existing.add(name)
-                unified_existing.setdefault(ac.unify_collision_chars(name), name)
             results.append(_success(broker, name, topic_id, num_partitions, replication, configs))
         except ac.AdminError as exc:
             results.append(_error(name, exc.error_code, exc.message))

@@ -93,3 +93,18 @@ def test_file_matches_the_store_after_every_kind_of_change(tmp_path):
     assert reloaded.to_json() == store.to_json()
     assert reloaded.get_topic("t3").partitions[0].leader_epoch == 4
     assert reloaded.get_topic("t6") is None and reloaded.get_topic("t5").configs == {"cleanup.policy": "compact"}
+
+
+def test_colliding_topic_follows_puts_deletes_and_reloads(tmp_path):
+    store = LocalMetadataStore.in_dir(tmp_path)
+    store.put_topic(_topic("a.b"))
+    store.put_topic(_topic("c_d"))
+    assert store.colliding_topic("a_b") == "a.b"
+    assert store.colliding_topic("a.b") is None  # a topic does not collide with itself
+    assert store.colliding_topic("c.d") == "c_d"
+    assert store.colliding_topic("x.y") is None
+    reloaded = LocalMetadataStore(tmp_path / METADATA_FILE)
+    assert reloaded.colliding_topic("a_b") == "a.b"
+    reloaded.delete_topic("a.b")
+    assert reloaded.colliding_topic("a_b") is None
+    assert reloaded.colliding_topic("c.d") == "c_d"
