@@ -264,6 +264,9 @@ class ReplicaManager:
         self._partitions: dict[TopicPartition, Partition] = {}
         self._topic_ids: dict[uuid.UUID, str] = {}
         self._partition_counts: dict[str, int] = {}
+        # Partitions whose next segment's files are being created in a worker thread;
+        # appends to them wait for the event (``_roll_ahead``).
+        self._rolling: dict[TopicPartition, trio.Event] = {}
         from kpybroker.fetch_session import FetchSessionCache
 
         slots = _broker_setting(broker, "max.incremental.fetch.session.cache.slots", 1000)
@@ -393,6 +396,8 @@ class ReplicaManager:
         pending: dict[tuple[str, int], int] = {}  # key -> offset the HW must reach
         for key, records in entries.items():
             part = self._partitions.get(key)
+            if part is not None and (self._rolling or part.log.roll_due(len(records))):
+                part = await self._roll_ahead(key, len(records))
             if part is None:
                 results[key] = AppendResult(error_code=self.not_hosted_error(*key))
                 continue
@@ -513,6 +518,51 @@ class ReplicaManager:
             elif part is not None and len(part.isr) < part.min_insync_replicas:
                 # The HW got there but the ISR shrank below the minimum meanwhile.
                 result.error_code = ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+
+    async def _roll_ahead(self, key: TopicPartition, nbytes: int) -> Partition | None:
+        """Before an append that will roll its log: create the new segment's files in
+        a worker thread (a file creation can wait on the file system's journal for
+        tens of milliseconds, and would stall every connection on the event loop),
+        roll onto them here, and write the roll's producer-state snapshot in a worker
+        thread too. Appends to the partition meanwhile wait, so the log end offset
+        the files are named after stays the one they start at. Whatever goes wrong
+        before the roll leaves it to the append itself, as before. Returns the
+        partition as it is after the wait (None if it went away)."""
+        while (event := self._rolling.get(key)) is not None:
+            await event.wait()
+        part = self._partitions.get(key)
+        if part is None or part.log.closed or not part.log.roll_due(nbytes):
+            return part
+        plog = part.log
+        event = self._rolling[key] = trio.Event()
+        prepared = None
+        rolled = False
+        try:
+            prepared = plog.prepare_roll()
+            await trio.to_thread.run_sync(prepared.create_files)
+            rolled = plog.finish_roll(prepared, self.broker.now_ms())
+            if prepared.snapshot_write is not None:
+                # Still before any append at the new base: the snapshot describes it.
+                await trio.to_thread.run_sync(prepared.snapshot_write)
+        except (OSError, StorageError) as exc:
+            # Before the roll: the append rolls itself. After it: the snapshot is
+            # missing, and is rebuilt from an older one and the log when needed.
+            log.warning("rolling %s-%d off the event loop failed: %s", key[0], key[1], exc)
+        finally:
+            try:
+                if prepared is not None:
+                    # Files a live segment took meanwhile (a truncation restarting the
+                    # log at that offset) stay; others would be a stray empty segment.
+                    if not rolled and prepared.made and not plog.has_segment(prepared.base_offset):
+                        with trio.CancelScope(shield=True):
+                            await trio.to_thread.run_sync(prepared.remove_files)
+                    prepared.close()
+            except OSError as exc:
+                log.warning("removing the unused next segment of %s-%d failed: %s", key[0], key[1], exc)
+            finally:
+                del self._rolling[key]
+                event.set()
+        return self._partitions.get(key)
 
     # Fetch
     def read_partition(

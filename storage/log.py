@@ -157,6 +157,50 @@ def _locked(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+@dataclass
+class PreparedRoll:
+    """The files of a segment to roll onto, made ahead of the roll (``Log.prepare_roll``).
+
+    They are created through a descriptor of the partition directory taken when the
+    roll was prepared, so a directory renamed meanwhile (DeleteTopics) gets them, never
+    a new partition of the same name.
+    """
+
+    base_offset: int
+    previous: LogSegment
+    dir_fd: int
+    created: bool = False
+    # The files this roll created (not ones that were there already).
+    made: list[str] = field(default_factory=list)
+    # Set by ``Log.finish_roll``: the snapshot file work, for a worker thread.
+    snapshot_write: Callable[[], None] | None = None
+
+    def create_files(self) -> None:
+        """Create the segment's empty files (any thread); an existing file is kept as
+        it is, as ``LogSegment`` would."""
+        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            name = segment_file_name(self.base_offset, suffix)
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=self.dir_fd)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            self.made.append(name)
+        self.created = True
+
+    def remove_files(self) -> None:
+        """Remove the files (any thread) this roll created, when it did not happen."""
+        for name in self.made:
+            try:
+                os.unlink(name, dir_fd=self.dir_fd)
+            except FileNotFoundError:
+                pass
+        self.made.clear()
+
+    def close(self) -> None:
+        os.close(self.dir_fd)
+
+
 class Log:
     """One partition's log on disk (Kafka's UnifiedLog). Create with ``Log.open``.
 
@@ -499,12 +543,61 @@ class Log:
             return self.roll(max(first_offset, self.log_end_offset), now_ms)
         return segment
 
+    def roll_due(self, messages_size: int) -> bool:
+        """Whether appending ``messages_size`` bytes now would roll for a reason known
+        before the batch is validated: the size bound or a full index (``should_roll``
+        also rolls on age and on offsets, which need the batch). A batch larger than a
+        segment is refused, not rolled for. (A batch refused for another reason after
+        such a roll leaves the new segment empty; the next append would have rolled at
+        the same offset.)"""
+        segment = self.segments[-1]
+        segment_bytes = self.config.segment_bytes
+        return (
+            (0 < segment.size and messages_size <= segment_bytes and segment.size > segment_bytes - messages_size)
+            or segment.offset_index.is_full
+            or segment.time_index.is_full
+        )
+
+    def prepare_roll(self) -> PreparedRoll:
+        """Start a roll at the log end offset whose file creation (which can wait on the
+        file system's journal for many milliseconds) runs elsewhere: call
+        ``create_files`` in a worker thread, then ``finish_roll`` here. Nothing may be
+        appended in between."""
+        self._check_open()
+        dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return PreparedRoll(self.log_end_offset, self.active_segment, dir_fd)
+
+    def finish_roll(self, prepared: PreparedRoll, now_ms: int) -> bool:
+        """Roll onto the files ``prepared`` created, if the log is still as it was then
+        (open, same active segment, same end offset); opening existing files costs no
+        journal wait. The producer-state snapshot of the roll is left to
+        ``prepared.snapshot_write`` (a worker thread's job; None when there is none).
+        False when the log moved on: the caller removes the files unless
+        ``has_segment`` says a live segment uses them."""
+        if (
+            self.closed
+            or not prepared.created
+            or self.active_segment is not prepared.previous
+            or self.log_end_offset != prepared.base_offset
+        ):
+            return False
+        _, prepared.snapshot_write = self._roll(prepared.base_offset, now_ms, defer_snapshot=True)
+        return True
+
+    def has_segment(self, base_offset: int) -> bool:
+        return base_offset in self._bases
+
     def roll(self, new_base_offset: int | None = None, now_ms: int = 0) -> LogSegment:
         """Start a new active segment at ``new_base_offset`` (default: log end offset)."""
+        return self._roll(new_base_offset, now_ms, defer_snapshot=False)[0]
+
+    def _roll(
+        self, new_base_offset: int | None, now_ms: int, *, defer_snapshot: bool
+    ) -> tuple[LogSegment, Callable[[], None] | None]:
         base = self.log_end_offset if new_base_offset is None else new_base_offset
         old = self.active_segment
         if old.size == 0 and old.base_offset == base:
-            return old
+            return old, None
         # As in Kafka an empty segment below the new base stays: it still marks where
         # the log starts until retention removes it.
         # Its reserved blocks go back in the reserving thread: the truncation can
@@ -519,8 +612,8 @@ class Log:
         self._bases = [s.base_offset for s in self.segments]
         # No fsync here, on the append path: the snapshot is made durable with the
         # rolled segment by the next flush (``maybe_flush``), as Kafka's roll does.
-        self.producer_state.take_snapshot(base, sync=False)
-        return segment
+        write = self.producer_state.take_snapshot(base, sync=False, defer=defer_snapshot)
+        return segment, write
 
     def _after_append(
         self,

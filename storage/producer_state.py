@@ -851,7 +851,9 @@ class ProducerStateManager:
         if path is not None:
             path.unlink(missing_ok=True)
 
-    def take_snapshot(self, log_end_offset: int, *, sync: bool = True) -> None:
+    def take_snapshot(
+        self, log_end_offset: int, *, sync: bool = True, defer: bool = False
+    ) -> Callable[[], None] | None:
         """Write the current state as ``<log_end_offset>.snapshot``.
 
         ``log_end_offset`` must be the offset every applied batch lies below (the
@@ -859,6 +861,11 @@ class ProducerStateManager:
         same offset. Only the ``max_snapshots`` newest files are kept. With
         ``sync=False`` (a segment roll, as Kafka's ``takeSnapshot(false)``) the file
         is not fsynced here but by the next ``flush_snapshots``.
+
+        With ``defer`` the state is captured now but the file work (writing it,
+        removing the oldest) is returned as a function to run in a worker thread.
+        Until it ran, a reader finds the snapshot missing and rebuilds from an older
+        one and the log, as after a crash.
         """
         if log_end_offset < self._map_end_offset:
             raise ValueError(
@@ -867,15 +874,25 @@ class ProducerStateManager:
             )
         self._map_end_offset = log_end_offset
         if log_end_offset in self._snapshots and not self._dirty:
-            return
+            return None
         path = snapshot_path(self.partition_dir, log_end_offset)
-        write_snapshot(path, self.active_producers(), sync=sync)
-        if not sync:
-            self._unsynced.append(path)
+        data = encode_snapshot(self.active_producers())
         self._snapshots[log_end_offset] = path
         self._dirty = False
-        for offset in sorted(self._snapshots)[: -self.max_snapshots]:
-            self._delete_snapshot(offset)
+        stale = [self._snapshots.pop(o) for o in sorted(self._snapshots)[: -self.max_snapshots]]
+
+        def write() -> None:
+            write_atomic(path, data, best_effort_dir_sync=True, sync=sync)
+            if not sync:
+                # Queued once written: a flush before that would find no file.
+                self._unsynced.append(path)
+            for old in stale:
+                old.unlink(missing_ok=True)
+
+        if defer:
+            return write
+        write()
+        return None
 
     def flush_snapshots(self) -> None:
         """fsync the snapshots ``take_snapshot(sync=False)`` wrote (Kafka's

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from tests.support.metadata_writes import held_metadata_writes
-from tests.support.trio_broker import batch, create_topic, running_broker
+from tests.support.trio_broker import batch, create_topic, decode_values, running_broker
 from wire.errors import ErrorCode
 
 
@@ -269,3 +269,113 @@ async def test_no_producer_id_is_answered_before_its_block_is_on_disk(tmp_path: 
             assert LocalMetadataStore(store.path).next_producer_id > max(r.producer_id for r in ids.values())
             for c in clients:
                 await c.aclose()
+
+
+async def test_rolls_create_files_and_snapshots_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
+    # A roll creates a segment's three files and writes a producer-state snapshot;
+    # each creation can wait on the file system's journal for tens of milliseconds.
+    import storage.producer_state as producer_state
+    from storage.log import PreparedRoll
+    from storage.segment import LogSegment
+    from wire.buffers import join
+    from wire.records import SimpleRecord, build_batch
+
+    loop_thread = threading.get_ident()
+    created_in: list[int] = []
+    snapshots_in: list[int] = []
+    real_create = PreparedRoll.create_files
+    real_write_atomic = producer_state.write_atomic
+    real_segment_init = LogSegment.__init__
+    new_files_on_loop: list[str] = []
+
+    def create_files(self: Any) -> None:
+        created_in.append(threading.get_ident())
+        real_create(self)
+
+    def write_atomic(*args: Any, **kwargs: Any) -> Any:
+        snapshots_in.append(threading.get_ident())
+        return real_write_atomic(*args, **kwargs)
+
+    def segment_init(self: Any, dir: Any, base_offset: int, **kwargs: Any) -> None:
+        from storage.segment import LOG_SUFFIX, segment_file_name
+
+        if threading.get_ident() == loop_thread and not (dir / segment_file_name(base_offset, LOG_SUFFIX)).exists():
+            new_files_on_loop.append(segment_file_name(base_offset, LOG_SUFFIX))
+        real_segment_init(self, dir, base_offset, **kwargs)
+
+    async with running_broker(str(tmp_path)) as broker:
+        await create_topic(broker, "rolling", 1, **{"segment.bytes": "2000"})
+        rm = broker.replica_manager
+        monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+        monkeypatch.setattr(producer_state, "write_atomic", write_atomic)
+        monkeypatch.setattr(LogSegment, "__init__", segment_init)
+        for i in range(10):
+            # An idempotent producer's state makes every roll's snapshot non-empty.
+            records = build_batch([SimpleRecord(None, b"x" * 300)] * 2, producer_id=7, producer_epoch=0,
+                                  base_sequence=2 * i)
+            result = await rm.append_records({("rolling", 0): records}, required_acks=-1, timeout_ms=1000)
+            assert result[("rolling", 0)].error_code == ErrorCode.NONE
+        log = rm.get_partition("rolling", 0).log
+        assert len(log.segments) >= 5
+        assert len(created_in) == len(log.segments) - 1
+        assert loop_thread not in created_in and loop_thread not in snapshots_in
+        assert len(snapshots_in) == len(log.segments) - 1
+        assert new_files_on_loop == []
+        # Contiguous segments, every record still there.
+        for previous, segment in zip(log.segments, log.segments[1:], strict=False):
+            assert segment.base_offset == previous.next_offset
+        assert log.log_end_offset == 20
+        log.update_high_watermark(log.log_end_offset)
+        offsets: list[int] = []
+        while len(offsets) < 20:  # a read stops at the end of its segment
+            request = _fetch("rolling")
+            request.fetch_offset = len(offsets)
+            [read] = rm.read_all([request], replica_id=-1, max_bytes=1 << 20, isolation_level=0)
+            got = [offset for offset, _ in decode_values(join(read.records))]
+            assert got and got[0] == len(offsets)
+            offsets += got
+        assert offsets == list(range(20))
+        assert log.producer_state.snapshot_offsets()[-1] == log.active_segment.base_offset
+
+
+async def test_appends_wait_for_a_roll_off_the_loop_and_others_do_not(tmp_path: Any, monkeypatch: Any) -> None:
+    from storage.log import PreparedRoll
+
+    real_create = PreparedRoll.create_files
+    in_roll = threading.Event()
+    release_roll = threading.Event()
+
+    def slow_create(self: Any) -> None:
+        in_roll.set()
+        release_roll.wait(10)
+        real_create(self)
+
+    async with running_broker(str(tmp_path)) as broker:
+        await create_topic(broker, "busy", 2, **{"segment.bytes": "2000"})
+        rm = broker.replica_manager
+        log = rm.get_partition("busy", 0).log
+        first = await rm.append_records({("busy", 0): batch([b"a" * 900] * 2)}, required_acks=1, timeout_ms=1000)
+        assert first[("busy", 0)].error_code == ErrorCode.NONE
+        monkeypatch.setattr(PreparedRoll, "create_files", slow_create)
+        offsets: dict[str, int] = {}
+
+        async def append(name: str, partition: int, size: int = 300) -> None:
+            result = await rm.append_records({("busy", partition): batch([name.encode() * size])},
+                                             required_acks=1, timeout_ms=5000)
+            assert result[("busy", partition)].error_code == ErrorCode.NONE
+            offsets[name] = result[("busy", partition)].base_offset
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(append, "r", 0)  # rolls: its files are held in the thread
+            with trio.fail_after(5):
+                while not in_roll.is_set():
+                    await trio.sleep(0.01)
+            # Same partition, small enough for the old segment: still waits for the roll.
+            nursery.start_soon(append, "w", 0, 1)
+            await append("o", 1)  # another partition: not held up
+            await trio.sleep(0.1)
+            assert set(offsets) == {"o"}
+            assert len(log.segments) == 1
+            release_roll.set()
+        assert offsets["r"] == 2 and offsets["w"] == 3
+        assert [s.base_offset for s in log.segments] == [0, 2]

@@ -1,0 +1,99 @@
+"""Rolls prepared ahead (``Log.prepare_roll``): the new segment's files are created
+elsewhere, then rolled onto if the log is still as it was; otherwise they go, unless
+a live segment took them."""
+
+from __future__ import annotations
+
+from storage.config import LogConfig
+from storage.log import Log
+from storage.producer_state import read_snapshot, snapshot_path
+from storage.segment import segment_file_name
+from tests.storage._util import NOW, batch, open_log, read_all, scan_dir
+
+_SMALL = LogConfig(segment_bytes=1000)
+
+
+def _filled(tmp_path) -> Log:
+    log = open_log(tmp_path / "t-0", _SMALL)
+    log.append_as_leader(batch(3, value=b"x" * 200), leader_epoch=0, now_ms=NOW)
+    return log
+
+
+def test_a_prepared_roll_ends_as_a_roll(tmp_path) -> None:
+    log = _filled(tmp_path)
+    try:
+        assert log.roll_due(600) and not log.roll_due(10)
+        assert not log.roll_due(1001)  # refused as too large, never rolled for
+        prepared = log.prepare_roll()
+        prepared.create_files()
+        assert sorted(prepared.made) == sorted(segment_file_name(3, s) for s in (".log", ".index", ".timeindex"))
+        assert log.finish_roll(prepared, NOW)
+        prepared.close()
+        assert [s.base_offset for s in log.segments] == [0, 3]
+        log.append_as_leader(batch(3, value=b"y" * 200), leader_epoch=0, now_ms=NOW)
+        assert log.log_end_offset == 6
+        assert len(read_all(log)) > 0
+    finally:
+        log.close()
+    assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0, 3]
+
+
+def test_the_roll_snapshot_is_written_by_whoever_runs_its_write(tmp_path) -> None:
+    log = open_log(tmp_path / "t-0", _SMALL)
+    try:
+        log.append_as_leader(batch(3, value=b"x" * 200, producer_id=9, producer_epoch=0, base_sequence=0),
+                             leader_epoch=0, now_ms=NOW)
+        prepared = log.prepare_roll()
+        prepared.create_files()
+        assert log.finish_roll(prepared, NOW)
+        prepared.close()
+        path = snapshot_path(log.dir, 3)
+        # Recorded at once, written only when the returned work runs.
+        assert log.producer_state.snapshot_offsets()[-1] == 3
+        assert not path.exists() and prepared.snapshot_write is not None
+        prepared.snapshot_write()
+        assert [e.producer_id for e in read_snapshot(path)] == [9]
+    finally:
+        log.close()
+
+
+def test_a_log_that_moved_on_is_not_rolled(tmp_path) -> None:
+    log = _filled(tmp_path)
+    try:
+        # An append landed in the old segment meanwhile (the broker keeps them out):
+        # no roll, and the files nobody uses can go.
+        moved = log.prepare_roll()
+        moved.create_files()
+        log.append_as_leader(batch(1, value=b"w"), leader_epoch=0, now_ms=NOW)
+        assert not log.finish_roll(moved, NOW)
+        assert not log.has_segment(moved.base_offset)
+        moved.remove_files()
+        moved.close()
+        assert not (log.dir / segment_file_name(3, ".log")).exists()
+
+        # Something else rolled at the prepared base: its live segment uses the files
+        # (the caller leaves them), and a file that was there is never one it made.
+        taken = log.prepare_roll()
+        (log.dir / segment_file_name(4, ".log")).touch()
+        taken.create_files()
+        assert sorted(taken.made) == sorted(segment_file_name(4, s) for s in (".index", ".timeindex"))
+        log.roll(now_ms=NOW)
+        assert not log.finish_roll(taken, NOW)
+        assert log.has_segment(taken.base_offset)
+        taken.close()
+        log.append_as_leader(batch(2, value=b"z"), leader_epoch=0, now_ms=NOW)
+    finally:
+        log.close()
+    assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0, 3, 4]
+
+
+def test_a_closed_log_is_not_rolled(tmp_path) -> None:
+    log = _filled(tmp_path)
+    prepared = log.prepare_roll()
+    prepared.create_files()
+    log.close()
+    assert not log.finish_roll(prepared, NOW)
+    prepared.remove_files()
+    prepared.close()
+    assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0]
+    assert not (tmp_path / "t-0" / segment_file_name(3, ".log")).exists()
