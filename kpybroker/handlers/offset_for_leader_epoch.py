@@ -9,7 +9,8 @@ leader change. As Kafka's ReplicaManager.lastOffsetForLeaderEpoch:
   end offset -1 with no error;
 - ``current_leader_epoch`` (v2+) fences: ``FENCED_LEADER_EPOCH`` if older than the
   partition's, ``UNKNOWN_LEADER_EPOCH`` if newer;
-- a partition this broker does not host -> ``UNKNOWN_TOPIC_OR_PARTITION``;
+- a partition this broker does not host -> ``UNKNOWN_TOPIC_OR_PARTITION``, or
+  ``NOT_LEADER_OR_FOLLOWER`` while its topic is being created;
 - ``replica_id`` (v3+) is accepted as sent: the leader answers followers and
   consumers alike (the requester is always served from the leader).
 """
@@ -43,7 +44,8 @@ async def handle(
             if part is None:
                 results.append(
                     EpochEndOffset(
-                        partition=p.partition, error_code=int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                        partition=p.partition,
+                        error_code=int(replica_manager.not_hosted_error(topic.topic, p.partition)),
                     )
                 )
                 continue

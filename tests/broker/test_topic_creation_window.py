@@ -9,9 +9,10 @@ created. In that window:
   InitProducerId) would reach a coordinator that has no partition yet and get
   NOT_COORDINATOR, which librdkafka's ``committed()`` does not retry. Kafka answers
   COORDINATOR_NOT_AVAILABLE until the coordinator can serve, and clients retry that;
-* Produce, Fetch and ListOffsets get NOT_LEADER_OR_FOLLOWER, as from Kafka's
-  ReplicaManager for a partition its metadata knows but the broker does not host;
-  a partition the topic does not have stays UNKNOWN_TOPIC_OR_PARTITION.
+* Produce, Fetch, ListOffsets and OffsetForLeaderEpoch get NOT_LEADER_OR_FOLLOWER,
+  as from Kafka's ReplicaManager for a partition its metadata knows but the broker
+  does not host; a partition the topic does not have stays
+  UNKNOWN_TOPIC_OR_PARTITION.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from wire.messages.find_coordinator import FindCoordinatorRequest
 from wire.messages.init_producer_id import InitProducerIdRequest
 from wire.messages.list_offsets import ListOffsetsRequest
 from wire.messages.offset_fetch import OffsetFetchRequest
+from wire.messages.offset_for_leader_epoch import OffsetForLeaderEpochRequest
 from wire.messages.produce import ProduceRequest
 
 GROUP, TRANSACTION = 0, 1
@@ -80,8 +82,8 @@ async def test_coordinator_is_not_named_before_its_topic_is_created(tmp_path: An
             await other.aclose()
 
 
-async def _data_plane_codes(client: AsyncRawClient, topic: str, partition: int) -> tuple[int, int, int]:
-    """(Produce, Fetch, ListOffsets) error codes for one partition."""
+async def _data_plane_codes(client: AsyncRawClient, topic: str, partition: int) -> tuple[int, int, int, int]:
+    """(Produce, Fetch, ListOffsets, OffsetForLeaderEpoch) error codes for one partition."""
     produced = await client.request(ProduceRequest(acks=-1, timeout_ms=5000, topic_data=[
         ProduceRequest.TopicProduceData(name=topic, partition_data=[
             ProduceRequest.PartitionProduceData(index=partition, records=batch([b"v"]))])]), 9)
@@ -93,9 +95,14 @@ async def _data_plane_codes(client: AsyncRawClient, topic: str, partition: int) 
     listed = await client.request(ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=[
         ListOffsetsRequest.ListOffsetsTopic(name=topic, partitions=[
             ListOffsetsRequest.ListOffsetsPartition(partition_index=partition, timestamp=-1)])]), 7)
+    epochs = await client.request(OffsetForLeaderEpochRequest(replica_id=-1, topics=[
+        OffsetForLeaderEpochRequest.OffsetForLeaderTopic(topic=topic, partitions=[
+            OffsetForLeaderEpochRequest.OffsetForLeaderPartition(
+                partition=partition, current_leader_epoch=-1, leader_epoch=0)])]), 4)
     return (produced.responses[0].partition_responses[0].error_code,
             fetched.responses[0].partitions[0].error_code,
-            listed.topics[0].partitions[0].error_code)
+            listed.topics[0].partitions[0].error_code,
+            epochs.topics[0].partitions[0].error_code)
 
 
 async def test_data_requests_while_a_topic_is_created(tmp_path: Any) -> None:
@@ -116,10 +123,10 @@ async def test_data_requests_while_a_topic_is_created(tmp_path: Any) -> None:
                     while not writes:
                         await trio.sleep(0.01)
                 not_hosted = ErrorCode.NOT_LEADER_OR_FOLLOWER
-                assert await _data_plane_codes(other, "new", 1) == (not_hosted,) * 3
-                assert await _data_plane_codes(other, "new", 2) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,) * 3
+                assert await _data_plane_codes(other, "new", 1) == (not_hosted,) * 4
+                assert await _data_plane_codes(other, "new", 2) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,) * 4
                 release.set()
             assert created[0].topics[0].error_code == ErrorCode.NONE
-            assert await _data_plane_codes(other, "new", 1) == (ErrorCode.NONE,) * 3
+            assert await _data_plane_codes(other, "new", 1) == (ErrorCode.NONE,) * 4
             await creator.aclose()
             await other.aclose()
