@@ -6,6 +6,8 @@ Modules, bottom up:
 * ``config``: ``LogConfig``, the topic-level settings by Kafka's names;
 * ``checkpoints``: the small text files (offset checkpoints, leader-epoch checkpoint,
   ``partition.metadata``, ``meta.properties``, clean-shutdown marker), written atomically;
+* ``queue_threads``: the marker protocol of the queue-fed helper threads;
+* ``write_behind``: early writeback and page-cache bounds for appended data;
 * ``index``: the sparse ``.index`` and ``.timeindex`` of a segment;
 * ``segment``: one ``.log`` file with its indexes, recovery scan;
 * ``leader_epoch``: the leader-epoch cache;

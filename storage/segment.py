@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import crc32c as _crc32c
 
+from storage import queue_threads
 from storage.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
 from wire.buffers import FileSlice
 from wire.records import (
@@ -119,11 +120,7 @@ class _Reserver:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every reservation asked for so far is done (tests)."""
-        if self._thread is None:
-            return True
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
+        return queue_threads.drain(self._queue, self._thread, timeout)
 
     def _run(self) -> None:
         get = self._queue.get

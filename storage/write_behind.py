@@ -41,6 +41,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from storage import queue_threads
+
 log = logging.getLogger(__name__)
 
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1
@@ -336,11 +338,7 @@ class WriteBehind:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every command submitted so far is carried out (tests)."""
-        if self._thread is None:
-            return True
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
+        return queue_threads.drain(self._queue, self._thread, timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread; commands still queued are skipped (they only save memory)."""
