@@ -43,8 +43,7 @@ def delete_records_on_leader(broker: Any, topic: str, partition: int, offset: in
         )
     part = broker.replica_manager.get_partition(topic, partition)
     if part is None:
-        meta = broker.metadata.get_topic(topic)
-        if meta is not None and partition in meta.partitions:
+        if broker.replica_manager.not_hosted_error(topic, partition) == ErrorCode.NOT_LEADER_OR_FOLLOWER:
             raise ac.AdminError(
                 ErrorCode.NOT_LEADER_OR_FOLLOWER,
                 f"Leader not local for partition {topic}-{partition} on broker {broker.broker_id}",

@@ -74,11 +74,7 @@ async def handle(
                 continue
             part = broker.replica_manager.get_partition(t.name, index)
             if part is None:
-                code = (
-                    ErrorCode.NOT_LEADER_OR_FOLLOWER
-                    if index in meta.partitions
-                    else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                )
+                code = broker.replica_manager.not_hosted_error(t.name, index)
                 partitions.append(
                     PartitionResponse(
                         partition_index=index, error_code=int(code), error_message=None
