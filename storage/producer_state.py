@@ -412,15 +412,13 @@ def read_snapshot(path: Path | str) -> list[ProducerStateEntry]:
     return decode_snapshot(Path(path).read_bytes(), str(path))
 
 
-def write_snapshot(
-    path: Path | str, entries: Iterable[ProducerStateEntry], *, sync: bool = True
-) -> None:
-    """Write a snapshot atomically: temp file, fsync, rename, fsync the directory
-    (without the fsyncs when ``sync`` is False).
+def write_snapshot(path: Path | str, data: bytes, *, sync: bool = True) -> None:
+    """Write a snapshot (``encode_snapshot``'s bytes) atomically: temp file, fsync,
+    rename, fsync the directory (without the fsyncs when ``sync`` is False).
 
     A directory that cannot be fsynced is not an error here: a lost snapshot is
     rebuilt from the log on recovery (``load`` skips a torn or missing one)."""
-    write_atomic(Path(path), encode_snapshot(entries), best_effort_dir_sync=True, sync=sync)
+    write_atomic(Path(path), data, best_effort_dir_sync=True, sync=sync)
 
 
 # -- the manager ---------------------------------------------------------------------
@@ -882,7 +880,7 @@ class ProducerStateManager:
         stale = [self._snapshots.pop(o) for o in sorted(self._snapshots)[: -self.max_snapshots]]
 
         def write() -> None:
-            write_atomic(path, data, best_effort_dir_sync=True, sync=sync)
+            write_snapshot(path, data, sync=sync)
             if not sync:
                 # Queued once written: a flush before that would find no file.
                 self._unsynced.append(path)
