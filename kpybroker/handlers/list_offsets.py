@@ -90,8 +90,9 @@ async def handle(ctx: Any, header: Any, request: ListOffsetsRequest) -> ListOffs
 
 def _answer(
     part: Partition | None, p: Any, version: int, replica_id: int, isolation_level: int,
-    missing: ErrorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    missing: ErrorCode,
 ) -> Any:
+    """``missing``: the error for a partition not hosted here (``part`` None)."""
     ts = p.timestamp
     if ts < 0 and (ts not in TIMESTAMP_MIN_VERSION or version < TIMESTAMP_MIN_VERSION[ts]):
         return _error(p.partition_index, ErrorCode.UNSUPPORTED_VERSION)
@@ -153,8 +154,7 @@ def _lookup(part: Partition, ts: int) -> tuple[int, int, int] | None:
     return int(offset), int(timestamp), -1 if leader_epoch is None else int(leader_epoch)
 
 
-def _answer_v0(part: Partition | None, p: Any, replica_id: int, now_ms: int,
-               missing: ErrorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) -> Any:
+def _answer_v0(part: Partition | None, p: Any, replica_id: int, now_ms: int, missing: ErrorCode) -> Any:
     """Kafka 3.9's legacy answer: segment base offsets (and the log end offset), newest
     first, whose segment was last modified at or before the timestamp; at most
     ``max_num_offsets``; a consumer never sees offsets above the high watermark."""
