@@ -550,13 +550,8 @@ class Log:
         segment is refused, not rolled for. (A batch refused for another reason after
         such a roll leaves the new segment empty; the next append would have rolled at
         the same offset.)"""
-        segment = self.segments[-1]
         segment_bytes = self.config.segment_bytes
-        return (
-            (0 < segment.size and messages_size <= segment_bytes and segment.size > segment_bytes - messages_size)
-            or segment.offset_index.is_full
-            or segment.time_index.is_full
-        )
+        return messages_size <= segment_bytes and self.segments[-1].full_for(messages_size, segment_bytes)
 
     def prepare_roll(self) -> PreparedRoll:
         """Start a roll at the log end offset whose file creation (which can wait on the

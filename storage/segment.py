@@ -523,11 +523,18 @@ class LogSegment:
         else:
             waited = now_ms - self.created_ms
         return (
-            (self.size > 0 and self.size > segment_bytes - messages_size)
+            self.full_for(messages_size, segment_bytes)
             or (self.size > 0 and waited > segment_ms - segment_jitter_ms)
+            or not self.can_convert_to_relative_offset(max_offset_in_messages)
+        )
+
+    def full_for(self, messages_size: int, segment_bytes: int) -> bool:
+        """The reasons of ``should_roll`` that need nothing of the batch but its size:
+        ``messages_size`` more bytes would pass ``segment_bytes``, or an index is full."""
+        return (
+            (self.size > 0 and self.size > segment_bytes - messages_size)
             or self.offset_index.is_full
             or self.time_index.is_full
-            or not self.can_convert_to_relative_offset(max_offset_in_messages)
         )
 
     def on_become_inactive(self, *, wait: bool = True) -> None:

@@ -97,3 +97,18 @@ def test_a_closed_log_is_not_rolled(tmp_path) -> None:
     prepared.close()
     assert [b[0] for b in scan_dir(tmp_path / "t-0")] == [0]
     assert not (tmp_path / "t-0" / segment_file_name(3, ".log")).exists()
+
+
+def test_a_full_index_is_rolled_for_but_never_for_a_batch_too_large(tmp_path) -> None:
+    # One time-index entry at most (16 bytes), taken by the second batch
+    # (index.interval.bytes 0: every batch after the first).
+    log = open_log(tmp_path / "t-0", LogConfig(segment_bytes=100_000, segment_index_bytes=16, index_interval_bytes=0))
+    try:
+        log.append_as_leader(batch(1), leader_epoch=0, now_ms=NOW)
+        assert not log.roll_due(10)
+        log.append_as_leader(batch(1), leader_epoch=0, now_ms=NOW)
+        assert log.active_segment.time_index.is_full and len(log.segments) == 1
+        assert log.roll_due(10)
+        assert not log.roll_due(100_001)  # refused as too large, never rolled for
+    finally:
+        log.close()
