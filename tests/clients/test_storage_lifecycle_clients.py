@@ -292,3 +292,48 @@ def test_block_reservation_is_off_the_loop(broker: Any, monkeypatch: Any) -> Non
         hold.set()
         producer.flush(10)
     assert len(_read_values(bootstrap, "reserve-live", 51)) == 51
+
+
+def test_segment_files_for_rolls_are_made_off_the_loop(broker: Any, monkeypatch: Any) -> None:
+    # confluent-kafka over real sockets, with small segments: each roll's files are
+    # created (and its producer snapshot written) in a worker thread, never on the
+    # event loop, and every record is acknowledged once and read back in order.
+    import threading
+
+    import storage.producer_state as producer_state
+    from storage.log import PreparedRoll
+
+    made_in: list[int] = []
+    snapshots_in: list[int] = []
+    real_create = PreparedRoll.create_files
+    real_write = producer_state.write_snapshot
+
+    def create_files(self: Any) -> None:
+        made_in.append(threading.get_ident())
+        real_create(self)
+
+    def write_snapshot(*args: Any, **kwargs: Any) -> None:
+        snapshots_in.append(threading.get_ident())
+        real_write(*args, **kwargs)
+
+    bootstrap = str(broker)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("roll-live", 1, 1, config={"segment.bytes": "16384"})])["roll-live"].result(20)
+    monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+    monkeypatch.setattr(producer_state, "write_snapshot", write_snapshot)
+    # Idempotent: the producer state each roll's snapshot describes is not empty.
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.size": 4096,
+                         "enable.idempotence": True})
+    delivered: list[Any] = []
+    for i in range(60):
+        producer.produce("roll-live", b"%04d" % i + b"x" * 1000, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(20) == 0
+    assert delivered == [None] * 60
+    log = broker.run_sync(broker.broker.log_manager.get_log, "roll-live", 0)
+    segments = broker.run_sync(lambda: len(log.segments))
+    assert segments > 2
+    loop_thread = broker.run_sync(threading.get_ident)
+    assert len(made_in) == segments - 1 and loop_thread not in made_in
+    assert snapshots_in and loop_thread not in snapshots_in
+    values = _read_values(bootstrap, "roll-live", 60)
+    assert [v[:4] for v in values] == [b"%04d" % i for i in range(60)]
