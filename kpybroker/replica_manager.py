@@ -21,8 +21,9 @@ the event loop; only ``flush`` (fsync) goes to a worker thread.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +190,10 @@ class Partition:
             f"isr={self.isr}, high_watermark={self.high_watermark}, log_end_offset={self.log_end_offset})"
         )
 
+
+
+def _roll_due(records: Any, now_ms: int, log: Log) -> bool:
+    return log.roll_due(records, now_ms)
 
 @dataclass
 class AppendResult:
@@ -396,8 +401,8 @@ class ReplicaManager:
         pending: dict[tuple[str, int], int] = {}  # key -> offset the HW must reach
         for key, records in entries.items():
             part = self._partitions.get(key)
-            if part is not None and (self._rolling or part.log.roll_due(len(records))):
-                part = await self._roll_ahead(key, len(records))
+            if part is not None and (self._rolling or part.log.roll_due(records, now_ms)):
+                part = await self._roll_ahead(key, functools.partial(_roll_due, records, now_ms))
             if part is None:
                 results[key] = AppendResult(error_code=self.not_hosted_error(*key))
                 continue
@@ -519,19 +524,19 @@ class ReplicaManager:
                 # The HW got there but the ISR shrank below the minimum meanwhile.
                 result.error_code = ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
 
-    async def _roll_ahead(self, key: TopicPartition, nbytes: int) -> Partition | None:
-        """Before an append that will roll its log: create the new segment's files in
-        a worker thread (a file creation can wait on the file system's journal for
-        tens of milliseconds, and would stall every connection on the event loop),
-        roll onto them here, and write the roll's producer-state snapshot in a worker
-        thread too. Appends to the partition meanwhile wait, so the log end offset
-        the files are named after stays the one they start at. Whatever goes wrong
-        before the roll leaves it to the append itself, as before. Returns the
-        partition as it is after the wait (None if it went away)."""
+    async def _roll_ahead(self, key: TopicPartition, due: Callable[[Log], bool]) -> Partition | None:
+        """Before an append that will roll its log (``due(log)``): create the new
+        segment's files in a worker thread (a file creation can wait on the file
+        system's journal for tens of milliseconds, and would stall every connection
+        on the event loop), roll onto them here, and write the roll's producer-state
+        snapshot in a worker thread too. Appends to the partition meanwhile wait, so
+        the log end offset the files are named after stays the one they start at.
+        Whatever goes wrong before the roll leaves it to the append itself, as before.
+        Returns the partition as it is after the wait (None if it went away)."""
         while (event := self._rolling.get(key)) is not None:
             await event.wait()
         part = self._partitions.get(key)
-        if part is None or part.log.closed or not part.log.roll_due(nbytes):
+        if part is None or part.log.closed or not due(part.log):
             return part
         plog = part.log
         event = self._rolling[key] = trio.Event()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -81,7 +83,9 @@ class LogConfig:
     preallocate: bool = False
     flush_on_ack: bool = False
 
-    @property
+    # Cached: the append path asks these of every append (a frozen instance's
+    # fields never change; ``cached_property`` writes past the frozen ``__setattr__``).
+    @functools.cached_property
     def compact(self) -> bool:
         """True when ``cleanup.policy`` includes ``compact`` (keys are then required)."""
         return "compact" in {p.strip() for p in self.cleanup_policy.split(",")}
@@ -90,6 +94,21 @@ class LogConfig:
     def log_append_time(self) -> bool:
         """True when the broker stamps batches with its own clock (``LogAppendTime``)."""
         return self.message_timestamp_type == "LogAppendTime"
+
+    @functools.cached_property
+    def max_segment_ms(self) -> int:
+        """Kafka's ``maxSegmentMs``: ``segment.ms``, or ``max.compaction.lag.ms`` when a
+        compacted log must roll sooner (the active segment is never cleaned)."""
+        if self.compact and 0 < self.max_compaction_lag_ms < self.segment_ms:
+            return self.max_compaction_lag_ms
+        return self.segment_ms
+
+    def random_segment_jitter(self) -> int:
+        """Kafka's ``randomSegmentJitter``: how much sooner than ``segment.ms`` one
+        segment rolls, drawn once per segment from ``[0, min(segment.jitter.ms,
+        segment.ms))`` so that partitions created together do not all roll at once."""
+        bound = min(self.segment_jitter_ms, self.segment_ms)
+        return random.randrange(bound) if bound > 0 else 0
 
     @property
     def max_index_entries(self) -> int:

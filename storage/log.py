@@ -36,6 +36,7 @@ import functools
 import logging
 import os
 import re
+import struct
 import threading
 import uuid
 from bisect import bisect_right
@@ -74,7 +75,16 @@ from storage.validator import split_batches, validate_and_assign_offsets, writab
 from storage.write_behind import AppendTail
 from wire.buffers import FileSlice
 from wire.errors import ErrorCode
-from wire.records import ControlRecord, RecordBatchHeader, iter_records, verify_crc
+from wire.records import (
+    BATCH_HEADER_SIZE,
+    CURRENT_MAGIC,
+    LOG_OVERHEAD,
+    MAX_TIMESTAMP_OFFSET,
+    ControlRecord,
+    RecordBatchHeader,
+    iter_records,
+    verify_crc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +150,30 @@ def parse_partition_dir_name(name: str) -> tuple[str, int]:
     if not sep or not topic or not partition.isdigit():
         raise ValueError(f"not a partition directory name: {name!r}")
     return topic, int(partition)
+
+
+_LENGTH_AND_MAGIC = struct.Struct(">8xi4xb")  # batch length, magic
+_TIMESTAMP = struct.Struct(">q")
+
+
+def _max_timestamp_as_sent(records: memoryview | bytes | bytearray) -> int | None:
+    """The largest max timestamp in the headers of a Produce request's batches, read
+    before validation; None when they are not all well-framed v2 batches (then the
+    append itself decides)."""
+    end = len(records)
+    pos = 0
+    latest: int | None = None
+    while pos < end:
+        if end - pos < BATCH_HEADER_SIZE:
+            return None
+        length, magic = _LENGTH_AND_MAGIC.unpack_from(records, pos)
+        if magic != CURRENT_MAGIC or length < BATCH_HEADER_SIZE - LOG_OVERHEAD:
+            return None
+        (timestamp,) = _TIMESTAMP.unpack_from(records, pos + MAX_TIMESTAMP_OFFSET)
+        if latest is None or timestamp > latest:
+            latest = timestamp
+        pos += LOG_OVERHEAD + length
+    return latest
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -313,6 +347,7 @@ class Log:
             index_interval_bytes=self.config.index_interval_bytes,
             max_index_entries=self.config.max_index_entries,
             created_ms=now_ms,
+            roll_jitter_ms=self.config.random_segment_jitter(),
         )
 
     def _txn_index(self, base_offset: int) -> TransactionIndex:
@@ -525,33 +560,44 @@ class Log:
         now_ms: int,
     ) -> LogSegment:
         segment = self.active_segment
-        config = self.config
-        segment_ms = config.segment_ms
-        if 0 < config.max_compaction_lag_ms < segment_ms and config.compact:
-            # Kafka's maxSegmentMs: the active segment is never cleaned, so a
-            # compacted log rolls in time for max.compaction.lag.ms.
-            segment_ms = config.max_compaction_lag_ms
         if segment.should_roll(
             messages_size=messages_size,
             max_timestamp_in_messages=max_timestamp,
             max_offset_in_messages=last_offset,
             now_ms=now_ms,
             segment_bytes=self.config.segment_bytes,
-            segment_ms=segment_ms,
-            segment_jitter_ms=self.config.segment_jitter_ms,
+            max_segment_ms=self.config.max_segment_ms,
         ):
             return self.roll(max(first_offset, self.log_end_offset), now_ms)
         return segment
 
-    def roll_due(self, messages_size: int) -> bool:
-        """Whether appending ``messages_size`` bytes now would roll for a reason known
-        before the batch is validated: the size bound or a full index (``should_roll``
-        also rolls on age and on offsets, which need the batch). A batch larger than a
-        segment is refused, not rolled for. (A batch refused for another reason after
-        such a roll leaves the new segment empty; the next append would have rolled at
-        the same offset.)"""
-        segment_bytes = self.config.segment_bytes
-        return messages_size <= segment_bytes and self.segments[-1].full_for(messages_size, segment_bytes)
+    def roll_due(self, records: memoryview | bytes | bytearray, now_ms: int) -> bool:
+        """Whether appending the Produce request's ``records`` now would roll, for a
+        reason known before they are validated: the size bound, a full index, or age,
+        judged from the batch headers' max timestamps as sent (the validated ones,
+        which ``should_roll`` uses, differ only for a batch whose header disagrees
+        with its records; one too far in the future is left to the append, which
+        refuses it). A batch larger than a segment is refused, not rolled for.
+        (A batch refused for another reason after such a roll leaves the new segment
+        empty; the next append would have rolled at the same offset, except by age
+        for a batch with older timestamps.)"""
+        messages_size = len(records)
+        config = self.config
+        if messages_size > config.segment_bytes:
+            return False
+        segment = self.segments[-1]
+        if segment.full_for(messages_size, config.segment_bytes):
+            return True
+        if segment.size <= 0:
+            return False
+        if config.log_append_time:
+            max_timestamp = now_ms
+        else:
+            max_timestamp = _max_timestamp_as_sent(records)
+            # A timestamp too far ahead is refused by the validator: no roll then.
+            if max_timestamp is None or max_timestamp - now_ms > config.message_timestamp_after_max_ms:
+                return False
+        return segment.aged(max_timestamp, now_ms, config.max_segment_ms)
 
     def prepare_roll(self) -> PreparedRoll:
         """Start a roll at the log end offset whose file creation (which can wait on the

@@ -246,11 +246,13 @@ class LogSegment:
         index_interval_bytes: int,
         max_index_entries: int,
         created_ms: int,
+        roll_jitter_ms: int = 0,
     ) -> None:
         self.dir = Path(dir)
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
         self.created_ms = created_ms
+        self.roll_jitter_ms = roll_jitter_ms
         self.log_path = self.dir / segment_file_name(base_offset, LOG_SUFFIX)
         os.close(os.open(self.log_path, os.O_WRONLY | os.O_CREAT, 0o644))
         # No O_APPEND: writes go to explicit positions with pwrite.
@@ -514,19 +516,26 @@ class LogSegment:
         max_offset_in_messages: int,
         now_ms: int,
         segment_bytes: int,
-        segment_ms: int,
-        segment_jitter_ms: int = 0,
+        max_segment_ms: int,
     ) -> bool:
         """Kafka's ``shouldRoll``: size, age, full indexes or offsets out of relative range."""
+        return (
+            self.full_for(messages_size, segment_bytes)
+            or self.aged(max_timestamp_in_messages, now_ms, max_segment_ms)
+            or not self.can_convert_to_relative_offset(max_offset_in_messages)
+        )
+
+    def aged(self, max_timestamp_in_messages: int, now_ms: int, max_segment_ms: int) -> bool:
+        """The age reason of ``should_roll``: a non-empty segment whose first batch's
+        timestamp (its creation time when batches carry none) lies more than
+        ``max_segment_ms`` less this segment's jitter before the appended batches'."""
+        if self.size <= 0:
+            return False
         if self.rolling_based_timestamp is not None and self.rolling_based_timestamp >= 0:
             waited = max_timestamp_in_messages - self.rolling_based_timestamp
         else:
             waited = now_ms - self.created_ms
-        return (
-            self.full_for(messages_size, segment_bytes)
-            or (self.size > 0 and waited > segment_ms - segment_jitter_ms)
-            or not self.can_convert_to_relative_offset(max_offset_in_messages)
-        )
+        return waited > max_segment_ms - self.roll_jitter_ms
 
     def full_for(self, messages_size: int, segment_bytes: int) -> bool:
         """The reasons of ``should_roll`` that need nothing of the batch but its size:

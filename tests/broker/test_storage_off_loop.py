@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 import trio
 
 from tests.support.metadata_writes import held_metadata_writes
@@ -271,9 +272,14 @@ async def test_no_producer_id_is_answered_before_its_block_is_on_disk(tmp_path: 
                 await c.aclose()
 
 
-async def test_rolls_create_files_and_snapshots_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("rolls_by", ["size", "age"])
+async def test_rolls_create_files_and_snapshots_off_the_event_loop(tmp_path: Any, monkeypatch: Any,
+                                                                   rolls_by: str) -> None:
     # A roll creates a segment's three files and writes a producer-state snapshot;
     # each creation can wait on the file system's journal for tens of milliseconds.
+    # By size every batch of two 300-byte records overflows 2000-byte segments
+    # every few appends; by age each batch is stamped 2 s after the one before
+    # (segment.ms 1000), so every append after the first rolls.
     import storage.producer_state as producer_state
     from storage.log import PreparedRoll
     from storage.segment import LogSegment
@@ -304,19 +310,22 @@ async def test_rolls_create_files_and_snapshots_off_the_event_loop(tmp_path: Any
         real_segment_init(self, dir, base_offset, **kwargs)
 
     async with running_broker(str(tmp_path)) as broker:
-        await create_topic(broker, "rolling", 1, **{"segment.bytes": "2000"})
+        configs = {"segment.bytes": "2000"} if rolls_by == "size" else {"segment.ms": "1000"}
+        await create_topic(broker, "rolling", 1, **configs)
         rm = broker.replica_manager
+        start_ms = broker.now_ms() - 60_000
         monkeypatch.setattr(PreparedRoll, "create_files", create_files)
         monkeypatch.setattr(producer_state, "write_atomic", write_atomic)
         monkeypatch.setattr(LogSegment, "__init__", segment_init)
         for i in range(10):
             # An idempotent producer's state makes every roll's snapshot non-empty.
-            records = build_batch([SimpleRecord(None, b"x" * 300)] * 2, producer_id=7, producer_epoch=0,
-                                  base_sequence=2 * i)
+            timestamp = start_ms + 2000 * i
+            records = build_batch([SimpleRecord(None, b"x" * 300, timestamp=timestamp)] * 2,
+                                  producer_id=7, producer_epoch=0, base_sequence=2 * i)
             result = await rm.append_records({("rolling", 0): records}, required_acks=-1, timeout_ms=1000)
             assert result[("rolling", 0)].error_code == ErrorCode.NONE
         log = rm.get_partition("rolling", 0).log
-        assert len(log.segments) >= 5
+        assert len(log.segments) == (10 if rolls_by == "age" else len(log.segments)) >= 5
         assert len(created_in) == len(log.segments) - 1
         assert loop_thread not in created_in and loop_thread not in snapshots_in
         assert len(snapshots_in) == len(log.segments) - 1
