@@ -348,10 +348,19 @@ class Broker:
             return None
         return WriteBehind(window, total_bytes=self.config.get("kpybroker.log.page.cache.total.bytes"))
 
-    def _retention(self) -> None:
-        if self.log_manager is not None:
-            # Retired files are removed by _remove_deleted_logs, in a worker thread.
-            self.log_manager.cleanup(self.now_ms(), purge=False)
+    async def _retention(self) -> None:
+        manager = self.log_manager
+        if manager is None:
+            return
+        # Retired files are removed by _remove_deleted_logs, in a worker thread.
+        manager.cleanup(self.now_ms(), purge=False, roll_active=False)
+        due = manager.logs_due_for_retention_roll()
+        if due and self.replica_manager is not None:
+            # An active segment retention reached: roll it (its files made in a
+            # worker thread), then delete it as the old segment it has become.
+            for key, _ in due:
+                await self.replica_manager.roll_for_retention(key)
+            manager.cleanup(self.now_ms(), purge=False, roll_active=False, logs=[lg for _, lg in due])
 
     def _expire_producers(self) -> None:
         if self.log_manager is not None:

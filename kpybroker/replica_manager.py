@@ -195,6 +195,10 @@ class Partition:
 def _roll_due(records: Any, now_ms: int, log: Log) -> bool:
     return log.roll_due(records, now_ms)
 
+
+def _retention_roll_due(log: Log) -> bool:
+    return log.retention_roll_due
+
 @dataclass
 class AppendResult:
     """The outcome of appending to one partition, shaped like a Produce partition answer."""
@@ -523,6 +527,12 @@ class ReplicaManager:
             elif part is not None and len(part.isr) < part.min_insync_replicas:
                 # The HW got there but the ISR shrank below the minimum meanwhile.
                 result.error_code = ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+
+    async def roll_for_retention(self, key: TopicPartition) -> None:
+        """Roll a log whose active segment retention has reached
+        (``Log.retention_roll_due``), off the event loop as ``_roll_ahead`` does; the
+        next retention pass then deletes the old active segment."""
+        await self._roll_ahead(key, _retention_roll_due)
 
     async def _roll_ahead(self, key: TopicPartition, due: Callable[[Log], bool]) -> Partition | None:
         """Before an append that will roll its log (``due(log)``): create the new

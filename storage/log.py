@@ -261,6 +261,9 @@ class Log:
         self._pending_deletes: list[tuple[int, LogSegment, TransactionIndex]] = []
         self.topic_id = None
         self.closed = False
+        # Set by ``delete_old_segments(roll_active=False)`` when retention has reached
+        # the active segment: a roll (left to the caller) lets it go; any roll clears it.
+        self.retention_roll_due = False
         # With auto_flush the append itself fsyncs when ``flush_due``; a broker that
         # fsyncs in a worker thread sets it False and checks ``flush_due`` itself
         # (before acknowledging, for ``kpybroker.flush.on.ack``).
@@ -645,6 +648,7 @@ class Log:
         # wait on the file system for a long time.
         old.on_become_inactive(wait=False)
         old.close_handlers()
+        self.retention_roll_due = False
         segment = self._new_segment(base, now_ms)
         if segment.size:
             # A leftover file at the new base (never expected) must not be appended to blindly.
@@ -1016,29 +1020,53 @@ class Log:
     # ================================================================== retention
 
     @_locked
-    def delete_old_segments(self, now_ms: int, *, purge: bool = True) -> int:
+    def delete_old_segments(self, now_ms: int, *, purge: bool = True, roll_active: bool = True) -> int:
         """Apply retention (time, size, log start offset); returns how many segments went.
 
-        Whole segments only, never the active one, never data above the high
-        watermark. Files are renamed ``*.deleted`` and removed after
-        ``file.delete.delay.ms``: here, by a later call, or with ``purge=False`` by
-        whoever takes them with ``take_due_deletes`` (the broker, in a worker thread).
+        Whole segments only, oldest first, never data above the high watermark, as
+        Kafka's ``deleteOldSegments``. The active segment goes too when it breaches
+        and is not empty (so lowering ``retention.ms`` empties an idle topic): the
+        log rolls first, since it always keeps one segment. With
+        ``roll_active=False`` that roll is left to the caller (``retention_roll_due``
+        says it is wanted; a later call then deletes the old active segment). Files
+        are renamed ``*.deleted`` and removed after ``file.delete.delay.ms``: here, by
+        a later call, or with ``purge=False`` by whoever takes them with
+        ``take_due_deletes`` (the broker, in a worker thread).
         """
         self._check_open()
         if purge:
             self._purge_pending(now_ms)
+        count = self._retention_breaches(now_ms)
+        if count == len(self.segments):
+            if roll_active:
+                self.roll(now_ms=now_ms)
+            else:
+                count -= 1
+                self.retention_roll_due = True
+        if count:
+            self._delete_segments(count, now_ms)
+        return count
+
+    def _retention_breaches(self, now_ms: int) -> int:
+        """How many segments from the oldest on breach retention (Kafka's
+        ``deletableSegments`` with the time, size and log-start-offset predicates)."""
         config = self.config
         delete_policy = "delete" in {p.strip() for p in config.cleanup_policy.split(",")}
-        candidates = self.segments[:-1]
+        segments = self.segments
         count = 0
         retention_bytes_left = (
             self.size_in_bytes - config.retention_bytes if config.retention_bytes >= 0 else -1
         )
-        for i, seg in enumerate(candidates):
-            next_base = self.segments[i + 1].base_offset
-            if next_base > self.high_watermark:
+        for i, seg in enumerate(segments):
+            if i + 1 < len(segments):
+                upper_bound = segments[i + 1].base_offset
+            elif seg.size > 0:
+                upper_bound = self.log_end_offset
+            else:
+                break  # an empty active segment: deleting it would only make it again
+            if upper_bound > self.high_watermark:
                 break
-            breach_start = next_base <= self.log_start_offset
+            breach_start = i + 1 < len(segments) and upper_bound <= self.log_start_offset
             breach_time = (
                 delete_policy
                 and config.retention_ms >= 0
@@ -1052,8 +1080,6 @@ class Log:
             if retention_bytes_left >= 0:
                 retention_bytes_left -= seg.size
             count += 1
-        if count:
-            self._delete_segments(count, now_ms)
         return count
 
     def _delete_segments(self, count: int, now_ms: int) -> None:

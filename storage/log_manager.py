@@ -423,16 +423,25 @@ class LogManager:
             if not stale:
                 self._log_start_offsets_seq = state.seq
 
-    def cleanup(self, now_ms: int, *, purge: bool = True) -> int:
-        """Retention for every log; returns how many segments were deleted. With
-        ``purge=False`` the retired files of earlier passes stay for
-        ``retired_segments_due`` / ``remove_retired_segments``."""
+    def cleanup(self, now_ms: int, *, purge: bool = True, roll_active: bool = True,
+                logs: list[Log] | None = None) -> int:
+        """Retention for every log (or for ``logs``); returns how many segments were
+        deleted. With ``purge=False`` the retired files of earlier passes stay for
+        ``retired_segments_due`` / ``remove_retired_segments``; with
+        ``roll_active=False`` an active segment that retention reached is left for
+        the caller to roll (``logs_due_for_retention_roll``), then to ``cleanup``
+        again."""
         deleted = 0
-        for partition_log in self._logs.values():
-            deleted += partition_log.delete_old_segments(now_ms, purge=purge)
+        for partition_log in self._logs.values() if logs is None else logs:
+            if not partition_log.closed:
+                deleted += partition_log.delete_old_segments(now_ms, purge=purge, roll_active=roll_active)
         if deleted:
             self._checkpoint_log_start_offsets()
         return deleted
+
+    def logs_due_for_retention_roll(self) -> list[tuple[TopicPartition, Log]]:
+        """The logs whose active segment retention would delete once rolled."""
+        return [(tp, lg) for tp, lg in self._logs.items() if lg.retention_roll_due and not lg.closed]
 
     def clean(
         self,

@@ -337,3 +337,48 @@ def test_segment_files_for_rolls_are_made_off_the_loop(broker: Any, monkeypatch:
     assert snapshots_in and loop_thread not in snapshots_in
     values = _read_values(bootstrap, "roll-live", 60)
     assert [v[:4] for v in values] == [b"%04d" % i for i in range(60)]
+
+
+def test_lowering_retention_empties_an_idle_topic_as_in_kafka(start_broker: Any, monkeypatch: Any) -> None:
+    # The usual way to purge a topic: set retention.ms low and wait. Kafka's
+    # retention takes the active segment too (rolling first, since a log keeps one
+    # segment), so the whole topic empties; the roll's files are made off the loop.
+    import threading
+
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    from storage.log import PreparedRoll
+
+    made_in: list[int] = []
+    real_create = PreparedRoll.create_files
+
+    def create_files(self: Any) -> None:
+        made_in.append(threading.get_ident())
+        real_create(self)
+
+    broker = start_broker({"log.retention.check.interval.ms": "200"})
+    bootstrap = str(broker)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("purge-me", 1, 1)])["purge-me"].result(20)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i in range(10):
+        producer.produce("purge-me", b"m%d" % i)
+    assert producer.flush(20) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "purge-watch"})
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition("purge-me", 0), timeout=10) == (0, 10)
+        monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "purge-me", incremental_configs=[
+            ConfigEntry("retention.ms", "100", incremental_operation=AlterConfigOpType.SET)])
+        admin.incremental_alter_configs([resource])[resource].result(20)
+        _wait(lambda: consumer.get_watermark_offsets(TopicPartition("purge-me", 0), timeout=10) == (10, 10))
+        loop_thread = broker.run_sync(threading.get_ident)
+        assert made_in and loop_thread not in made_in
+        log = broker.run_sync(broker.broker.log_manager.get_log, "purge-me", 0)
+        assert broker.run_sync(lambda: [(s.base_offset, s.size) for s in log.segments]) == [(10, 0)]
+        # The topic goes on from where it was.
+        producer.produce("purge-me", b"after")
+        assert producer.flush(20) == 0
+        assert consumer.get_watermark_offsets(TopicPartition("purge-me", 0), timeout=10) == (10, 11)
+    finally:
+        consumer.close()

@@ -313,9 +313,17 @@ def test_retention_by_time_and_size(pdir: Path) -> None:
     assert list(pdir.glob("*.log.deleted"))
     log.delete_old_segments(now + 1000)
     assert not list(pdir.glob("*.deleted"))
-    # Never the active segment, even if everything is expired.
-    assert log.delete_old_segments(NOW + 10**9) >= 0
-    assert len(log.segments) == 1 and log.segments[0].size > 0
+    # Everything expired: as in Kafka the active segment goes too, after a roll
+    # (a log always keeps one segment), and the log starts at its end.
+    end = log.log_end_offset
+    before = len(log.segments)
+    assert log.delete_old_segments(NOW + 10**9) == before
+    assert [(s.base_offset, s.size) for s in log.segments] == [(end, 0)]
+    assert (log.log_start_offset, log.log_end_offset) == (end, end)
+    # An empty active segment is never rolled away again.
+    assert log.delete_old_segments(NOW + 2 * 10**9) == 0
+    assert [s.base_offset for s in log.segments] == [end]
+    assert log.append_as_leader(batch(1, ts=NOW + 10**9), leader_epoch=0, now_ms=NOW + 10**9).first_offset == end
     log.close()
 
     sized = open_log(pdir.with_name("sized-0"), LogConfig(segment_bytes=400, retention_bytes=800))
@@ -333,6 +341,23 @@ def test_retention_stops_at_high_watermark(pdir: Path) -> None:
         log.append_as_leader(batch(2), leader_epoch=0, now_ms=NOW)
     log.update_high_watermark(0)
     assert log.delete_old_segments(NOW) == 0
+    log.close()
+
+
+def test_retention_of_the_active_segment_waits_for_the_high_watermark_and_can_leave_the_roll(pdir: Path) -> None:
+    log = open_log(pdir, LogConfig(retention_ms=1000))
+    log.append_as_leader(batch(2, ts=NOW), leader_epoch=0, now_ms=NOW)
+    log.update_high_watermark(1)  # one record not yet replicated: the segment stays
+    assert log.delete_old_segments(NOW + 5000) == 0 and not log.retention_roll_due
+    log.update_high_watermark(2)
+    # roll_active=False: the caller rolls (the broker does it off the event loop).
+    assert log.delete_old_segments(NOW + 5000, roll_active=False) == 0
+    assert log.retention_roll_due and len(log.segments) == 1
+    log.roll(now_ms=NOW + 5000)
+    assert not log.retention_roll_due
+    assert log.delete_old_segments(NOW + 5000, roll_active=False) == 1
+    assert [s.base_offset for s in log.segments] == [2] and log.log_start_offset == 2
+    assert not log.retention_roll_due
     log.close()
 
 
