@@ -191,13 +191,13 @@ class Partition:
         )
 
 
-
 def _roll_due(records: Any, now_ms: int, log: Log) -> bool:
     return log.roll_due(records, now_ms)
 
 
 def _retention_roll_due(log: Log) -> bool:
     return log.retention_roll_due
+
 
 @dataclass
 class AppendResult:

@@ -90,6 +90,11 @@ class LogConfig:
         """True when ``cleanup.policy`` includes ``compact`` (keys are then required)."""
         return "compact" in {p.strip() for p in self.cleanup_policy.split(",")}
 
+    @functools.cached_property
+    def delete(self) -> bool:
+        """True when ``cleanup.policy`` includes ``delete`` (retention by time and size)."""
+        return "delete" in {p.strip() for p in self.cleanup_policy.split(",")}
+
     @property
     def log_append_time(self) -> bool:
         """True when the broker stamps batches with its own clock (``LogAppendTime``)."""

@@ -591,8 +591,6 @@ class Log:
         segment = self.segments[-1]
         if segment.full_for(messages_size, config.segment_bytes):
             return True
-        if segment.size <= 0:
-            return False
         if config.log_append_time:
             max_timestamp = now_ms
         else:
@@ -1051,7 +1049,7 @@ class Log:
         """How many segments from the oldest on breach retention (Kafka's
         ``deletableSegments`` with the time, size and log-start-offset predicates)."""
         config = self.config
-        delete_policy = "delete" in {p.strip() for p in config.cleanup_policy.split(",")}
+        delete_policy = config.delete
         segments = self.segments
         count = 0
         retention_bytes_left = (
