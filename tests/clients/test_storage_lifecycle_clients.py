@@ -382,3 +382,42 @@ def test_lowering_retention_empties_an_idle_topic_as_in_kafka(start_broker: Any,
         assert consumer.get_watermark_offsets(TopicPartition("purge-me", 0), timeout=10) == (10, 11)
     finally:
         consumer.close()
+
+
+def test_age_rolls_are_made_off_the_loop(broker: Any, monkeypatch: Any) -> None:
+    # segment.ms 1000 and records stamped 2 s apart (CreateTime, set by the client):
+    # every batch after the first rolls by age, with its files made in a worker
+    # thread; the records are all there, in order, one per segment.
+    import threading
+
+    from storage.log import PreparedRoll
+
+    made_in: list[int] = []
+    real_create = PreparedRoll.create_files
+
+    def create_files(self: Any) -> None:
+        made_in.append(threading.get_ident())
+        real_create(self)
+
+    bootstrap = str(broker)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("age-roll", 1, 1, config={"segment.ms": "1000"})])["age-roll"].result(20)
+    monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    start_ms = int(time.time() * 1000) - 60_000
+    for i in range(6):
+        producer.produce("age-roll", b"a%d" % i, timestamp=start_ms + 2000 * i)
+        assert producer.flush(20) == 0  # one batch each
+    log = broker.run_sync(broker.broker.log_manager.get_log, "age-roll", 0)
+    assert broker.run_sync(lambda: [s.base_offset for s in log.segments]) == list(range(6))
+    loop_thread = broker.run_sync(threading.get_ident)
+    assert len(made_in) == 5 and loop_thread not in made_in
+    # Stamped two hours ahead: refused (message.timestamp.after.max.ms is 1 h), and
+    # no segment is rolled for it.
+    errors: list[Any] = []
+    producer.produce("age-roll", b"late", timestamp=int(time.time() * 1000) + 7_200_000,
+                     on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(20)
+    assert [e.code() for e in errors] == [KafkaError.INVALID_TIMESTAMP]
+    assert broker.run_sync(lambda: len(log.segments)) == 6 and len(made_in) == 5
+    assert _read_values(bootstrap, "age-roll", 6) == [b"a%d" % i for i in range(6)]
