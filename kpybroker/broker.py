@@ -353,14 +353,23 @@ class Broker:
         if manager is None:
             return
         # Retired files are removed by _remove_deleted_logs, in a worker thread.
-        manager.cleanup(self.now_ms(), purge=False, roll_active=False)
+        deleted = manager.cleanup(self.now_ms(), purge=False, roll_active=False, checkpoint=False)
         due = manager.logs_due_for_retention_roll()
         if due and self.replica_manager is not None:
             # An active segment retention reached: roll it (its files made in a
             # worker thread), then delete it as the old segment it has become.
             for key, _ in due:
                 await self.replica_manager.roll_for_retention(key)
-            manager.cleanup(self.now_ms(), purge=False, roll_active=False, logs=[lg for _, lg in due])
+            deleted += manager.cleanup(
+                self.now_ms(), purge=False, roll_active=False, logs=[lg for _, lg in due], checkpoint=False
+            )
+        if deleted:
+            # The new log start offsets, read here and written (with fsyncs) in a
+            # worker thread, as the periodic checkpoint is.
+            state = manager.checkpoint_state()
+            await trio.to_thread.run_sync(
+                functools.partial(manager.write_checkpoints, state, log_start_offsets_only=True)
+            )
 
     def _expire_producers(self) -> None:
         if self.log_manager is not None:

@@ -409,9 +409,9 @@ class LogManager:
     def write_checkpoints(self, state: CheckpointState, *, log_start_offsets_only: bool = False) -> None:
         """Write a ``checkpoint_state`` (fsyncs: the broker runs it off the event loop).
 
-        Log start offsets are also written on the event loop after retention; a
-        state read before the newest one written is not written over it, so the
-        file never goes back."""
+        Log start offsets are also written on their own after retention; a state
+        read before the newest one written is not written over it, so the file
+        never goes back."""
         with self._checkpoint_lock:
             stale = state.seq < self._log_start_offsets_seq
             for d, recovery_points, log_start_offsets, high_watermarks in state.dirs:
@@ -424,19 +424,21 @@ class LogManager:
                 self._log_start_offsets_seq = state.seq
 
     def cleanup(self, now_ms: int, *, purge: bool = True, roll_active: bool = True,
-                logs: list[Log] | None = None) -> int:
+                logs: list[Log] | None = None, checkpoint: bool = True) -> int:
         """Retention for every log (or for ``logs``); returns how many segments were
         deleted. With ``purge=False`` the retired files of earlier passes stay for
         ``retired_segments_due`` / ``remove_retired_segments``; with
         ``roll_active=False`` an active segment that retention reached is left for
         the caller to roll (``logs_due_for_retention_roll``), then to ``cleanup``
-        again."""
+        again. With ``checkpoint=False`` the log start offsets are left for the
+        caller to write (``write_checkpoints(..., log_start_offsets_only=True)``,
+        which fsyncs: the broker does it in a worker thread)."""
         deleted = 0
         for partition_log in self._logs.values() if logs is None else logs:
             if not partition_log.closed:
                 deleted += partition_log.delete_old_segments(now_ms, purge=purge, roll_active=roll_active)
-        if deleted:
-            self._checkpoint_log_start_offsets()
+        if deleted and checkpoint:
+            self.write_checkpoints(self.checkpoint_state(), log_start_offsets_only=True)
         return deleted
 
     def logs_due_for_retention_roll(self) -> list[tuple[TopicPartition, Log]]:
@@ -468,9 +470,6 @@ class LogManager:
     def uncleanable_partitions(self) -> set[tuple[str, int]]:
         """Partitions the log cleaner gave up on after an unexpected failure."""
         return {(lg.topic, lg.partition) for lg in list(self._uncleanable) if not lg.closed}
-
-    def _checkpoint_log_start_offsets(self) -> None:
-        self.write_checkpoints(self.checkpoint_state(), log_start_offsets_only=True)
 
     def flush_dirty_logs(self, now_ms: int, *, flush_ms_policy: bool = True) -> int:
         """``Log.maybe_flush`` for every log (``flush.ms``, rolled segments); returns how many flushed."""

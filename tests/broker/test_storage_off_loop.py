@@ -134,17 +134,27 @@ def test_leftover_deleted_dirs_are_removed_after_a_restart(tmp_path: Any) -> Non
 
 async def test_retired_segments_are_removed_off_the_event_loop(tmp_path: Any, monkeypatch: Any) -> None:
     # Retention renames expired segments to *.deleted at once and their files go
-    # file.delete.delay.ms later, in a worker thread.
+    # file.delete.delay.ms later, in a worker thread; the log start offsets it moved
+    # are checkpointed (two fsyncs) in a worker thread too.
     import os
     import time
+
+    from storage import checkpoints
 
     loop_thread = threading.get_ident()
     unlinked: list[tuple[str, int]] = []
     real_unlink = os.unlink
+    checkpointed: list[int] = []
+    real_write_atomic = checkpoints.write_atomic
 
     def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
         unlinked.append((str(path), threading.get_ident()))
         real_unlink(path, *args, **kwargs)
+
+    def write_atomic(path: Any, *args: Any, **kwargs: Any) -> None:
+        if path.name == "log-start-offset-checkpoint":
+            checkpointed.append(threading.get_ident())
+        real_write_atomic(path, *args, **kwargs)
 
     old = int(time.time() * 1000) - 3_600_000
     async with running_broker(str(tmp_path), **{"log.retention.check.interval.ms": "100"}) as broker:
@@ -157,6 +167,7 @@ async def test_retired_segments_are_removed_off_the_event_loop(tmp_path: Any, mo
         log = rm.get_partition("expiring", 0).log
         assert len(log.segments) > 2
         monkeypatch.setattr(os, "unlink", unlink)
+        monkeypatch.setattr(checkpoints, "write_atomic", write_atomic)
         with trio.fail_after(10):
             while len(log.segments) > 1 or list(log.dir.glob("*.deleted")) or not unlinked:
                 await trio.sleep(0.05)
@@ -164,6 +175,7 @@ async def test_retired_segments_are_removed_off_the_event_loop(tmp_path: Any, mo
         assert retired, unlinked
         assert loop_thread not in {thread for _path, thread in retired}
         assert log.log_start_offset == log.segments[0].base_offset > 0
+        assert checkpointed and loop_thread not in checkpointed
 
 
 async def test_metadata_file_is_written_off_the_event_loop_and_answers_wait_for_it(tmp_path: Any) -> None:
