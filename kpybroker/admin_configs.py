@@ -15,6 +15,9 @@ Where a value comes from (Kafka's layering, highest precedence first):
 4. the broker's properties file / ``--override`` (``STATIC_BROKER_CONFIG``);
 5. the built-in default (``DEFAULT_CONFIG``).
 
+Group resources (Kafka's GroupConfig) have two: the group's own setting
+(``GROUP_CONFIG``) or the default, which is the broker property behind it.
+
 The metadata store keeps one dict of dynamic broker configs; per-broker entries
 are stored under their own name and cluster-wide defaults under
 ``DEFAULT_SCOPE_PREFIX + name`` (a single-broker store has no other place for
@@ -33,6 +36,7 @@ from kpybroker.config import (
     BROKER_CONFIGS,
     CLASS,
     DOUBLE,
+    GROUP_CONFIGS,
     INT,
     LIST,
     LONG,
@@ -43,9 +47,11 @@ from kpybroker.config import (
     ConfigDef,
     ConfigError,
     broker_synonyms,
+    group_config_defaults,
     topic_properties_from_layers,
     topic_value_from_layers,
 )
+from kpybroker.config import validate_group_configs as _validate_group_configs
 from kpybroker.config import validate_topic_configs as _validate_topic_configs
 from wire.errors import ErrorCode
 
@@ -431,6 +437,43 @@ def describe_broker(
     return entries
 
 
+def describe_group(
+    layers: BrokerLayers,
+    overrides: Mapping[str, str],
+    keys: Iterable[str] | None = None,
+    *,
+    include_synonyms: bool = False,
+    include_documentation: bool = False,
+) -> list[ConfigEntry]:
+    """Kafka's ConfigHelper.createGroupConfigEntry for every group config (or ``keys``):
+    the group's own value (``GROUP_CONFIG``) or the broker's default
+    (``DEFAULT_CONFIG``), each its own only synonym."""
+    defaults = group_config_defaults(layers.lookup)
+    wanted = set(keys) if keys else None
+    entries: list[ConfigEntry] = []
+    for name in sorted(GROUP_CONFIGS):
+        if wanted is not None and name not in wanted:
+            continue
+        cdef = GROUP_CONFIGS[name]
+        own = name in overrides
+        value = render(cdef, overrides[name] if own else defaults[name])
+        source = ConfigSource.GROUP_CONFIG if own else ConfigSource.DEFAULT_CONFIG
+        entries.append(
+            _entry(name, cdef, value, [Synonym(name, value, source)], False,
+                   include_synonyms, include_documentation)
+        )
+    return entries
+
+
+def check_group_resource(name: str | None, *, describing: bool = False) -> None:
+    """A group resource needs a name (INVALID_REQUEST, in Kafka's two wordings)."""
+    if not name:
+        raise AdminError(
+            ErrorCode.INVALID_REQUEST,
+            "Group name must not be empty" if describing else "Default group resources are not allowed.",
+        )
+
+
 # -- validation ---------------------------------------------------------------------
 
 
@@ -724,6 +767,18 @@ async def _store_topic_configs(
         await broker.alter_topic_config(name, new)
 
 
+async def _store_group_configs(
+    broker: Any, name: str, new: dict[str, str | None], validate_only: bool
+) -> None:
+    check_group_resource(name)
+    try:
+        _validate_group_configs(new, broker_layers(broker).lookup)
+    except ConfigError as exc:
+        raise AdminError(ErrorCode.INVALID_CONFIG, str(exc)) from None
+    if not validate_only:
+        broker.metadata.set_group_configs(name, {k: v for k, v in new.items() if v is not None})
+
+
 def _store_broker_configs(
     broker: Any, per_broker: bool, new: dict[str, str], validate_only: bool
 ) -> None:
@@ -779,6 +834,8 @@ async def alter_resource_legacy(
     elif resource_type == ResourceType.TOPIC:
         _check_topic_resource(name)
         await _store_topic_configs(broker, name, new, validate_only)
+    elif resource_type == ResourceType.GROUP:
+        await _store_group_configs(broker, name, dict(new), validate_only)
     else:
         raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown resource type {resource_type}")
 
@@ -819,6 +876,13 @@ async def alter_resource_incremental(
         current = topic_overrides(broker, name) or {}
         new = apply_incremental(current, ops, TOPIC_CONFIGS)
         await _store_topic_configs(broker, name, new, validate_only)
+    elif resource_type == ResourceType.GROUP:
+        for _, _, op in ops:
+            if op not in {o.value for o in AlterOp}:
+                raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+        check_group_resource(name)
+        new = apply_incremental(broker.metadata.group_configs(name), ops, GROUP_CONFIGS)
+        await _store_group_configs(broker, name, dict(new), validate_only)
     elif resource_type == ResourceType.BROKER_LOGGER:
         _alter_loggers(broker, name, ops, validate_only)
     else:

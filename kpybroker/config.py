@@ -384,6 +384,36 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
        "Heartbeat interval handed to consumer-protocol (KIP-848) members.", validator=at_least(1), **_RO),
     _d("group.consumer.max.size", INT, INT_MAX, "Largest number of members in a consumer-protocol group.",
        validator=at_least(1), **_RO),
+    # The bounds of the per-group configs (GROUP_CONFIGS), as Kafka's GroupCoordinatorConfig.
+    _d("group.consumer.min.session.timeout.ms", INT, 45_000,
+       "Smallest consumer.session.timeout.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.consumer.max.session.timeout.ms", INT, 60_000,
+       "Largest consumer.session.timeout.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.consumer.min.heartbeat.interval.ms", INT, 5000,
+       "Smallest consumer.heartbeat.interval.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.consumer.max.heartbeat.interval.ms", INT, 15_000,
+       "Largest consumer.heartbeat.interval.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.share.session.timeout.ms", INT, 45_000,
+       "Session timeout of share group (KIP-932) members (share groups are not served).",
+       validator=at_least(1), **_RO),
+    _d("group.share.min.session.timeout.ms", INT, 45_000,
+       "Smallest share.session.timeout.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.share.max.session.timeout.ms", INT, 60_000,
+       "Largest share.session.timeout.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.share.heartbeat.interval.ms", INT, 5000,
+       "Heartbeat interval of share group members (share groups are not served).",
+       validator=at_least(1), **_RO),
+    _d("group.share.min.heartbeat.interval.ms", INT, 5000,
+       "Smallest share.heartbeat.interval.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.share.max.heartbeat.interval.ms", INT, 15_000,
+       "Largest share.heartbeat.interval.ms a group may be given.", validator=at_least(1), **_RO),
+    _d("group.share.record.lock.duration.ms", INT, 30_000,
+       "How long a share group member holds a record (share groups are not served).",
+       validator=at_least(1000), **_RO),
+    _d("group.share.min.record.lock.duration.ms", INT, 15_000,
+       "Smallest share.record.lock.duration.ms a group may be given.", validator=at_least(1000), **_RO),
+    _d("group.share.max.record.lock.duration.ms", INT, 60_000,
+       "Largest share.record.lock.duration.ms a group may be given.", validator=at_least(1000), **_RO),
     # transactions and producer ids
     _d("transaction.state.log.num.partitions", INT, 50, "Partitions of __transaction_state.",
        validator=at_least(1), **_RO),
@@ -411,6 +441,92 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
     _d("sasl.enabled.mechanisms", LIST, "GSSAPI", "SASL mechanisms (not served).", **_RO),
     _d("ssl.keystore.password", PASSWORD, None, "Keystore password (not used).", sensitive=True, **_RO),
 ])
+
+
+# Kafka's GroupConfig: what IncrementalAlterConfigs and AlterConfigs may set on a
+# GROUP resource (any group id, existing or not). ``default`` is Kafka's; the
+# effective default is the broker property GROUP_CONFIG_BROKER_DEFAULTS names.
+GROUP_CONFIGS: dict[str, ConfigDef] = _table([
+    _d("consumer.session.timeout.ms", INT, 45_000,
+       "The timeout to detect client failures when using the consumer group protocol.",
+       validator=at_least(1)),
+    _d("consumer.heartbeat.interval.ms", INT, 5000,
+       "The heartbeat interval given to the members of a consumer group.", validator=at_least(1)),
+    _d("share.session.timeout.ms", INT, 45_000,
+       "The timeout to detect client failures when using the share group protocol.",
+       validator=at_least(1)),
+    _d("share.heartbeat.interval.ms", INT, 5000,
+       "The heartbeat interval given to the members of a share group.", validator=at_least(1)),
+    _d("share.record.lock.duration.ms", INT, 30_000,
+       "The record acquisition lock duration in milliseconds for share groups.",
+       validator=at_least(1000)),
+    _d("share.auto.offset.reset", STRING, "latest",
+       "The strategy to initialize the share-partition start offset.",
+       validator=one_of("latest", "earliest")),
+])
+
+GROUP_CONFIG_BROKER_DEFAULTS = {
+    "consumer.session.timeout.ms": "group.consumer.session.timeout.ms",
+    "consumer.heartbeat.interval.ms": "group.consumer.heartbeat.interval.ms",
+    "share.session.timeout.ms": "group.share.session.timeout.ms",
+    "share.heartbeat.interval.ms": "group.share.heartbeat.interval.ms",
+    "share.record.lock.duration.ms": "group.share.record.lock.duration.ms",
+}
+
+# Each bounded group config: the broker properties holding its minimum and maximum.
+_GROUP_CONFIG_BOUNDS = {
+    "consumer.heartbeat.interval.ms": (
+        "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms"),
+    "consumer.session.timeout.ms": (
+        "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms"),
+    "share.heartbeat.interval.ms": (
+        "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms"),
+    "share.session.timeout.ms": (
+        "group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms"),
+    "share.record.lock.duration.ms": (
+        "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms"),
+}
+
+
+def group_config_defaults(broker_value: Callable[[str], str | None]) -> dict[str, str]:
+    """Every group config's default: the broker property it comes from
+    (``broker_value(name)``, the effective broker value) or Kafka's own."""
+    out = {}
+    for name, cdef in GROUP_CONFIGS.items():
+        source = GROUP_CONFIG_BROKER_DEFAULTS.get(name)
+        value = broker_value(source) if source is not None else None
+        out[name] = value if value is not None else cdef.default or ""
+    return out
+
+
+def validate_group_configs(
+    configs: Mapping[str, str | None], broker_value: Callable[[str], str | None]
+) -> None:
+    """Kafka's checks on a group's complete set of configs (GroupConfig.validate,
+    answered with INVALID_CONFIG): no nulls, known names, parseable values within
+    the broker's bounds, and each session timeout above its heartbeat interval.
+    Raises ``ConfigError``."""
+    nulls = [k for k, v in configs.items() if v is None]
+    if nulls:
+        raise ConfigError(nulls[0], "Null value not supported for group configs: " + ",".join(nulls))
+    for key in configs:
+        if key not in GROUP_CONFIGS:
+            raise ConfigError(key, f"Unknown group config name: {key}")
+    merged: dict[str, str | None] = {**group_config_defaults(broker_value), **configs}
+    values = {key: GROUP_CONFIGS[key].parse(raw) for key, raw in merged.items()}
+    for key, (lo_name, hi_name) in _GROUP_CONFIG_BOUNDS.items():
+        lo = int(broker_value(lo_name) or BROKER_CONFIGS[lo_name].default or 0)
+        hi = int(broker_value(hi_name) or BROKER_CONFIGS[hi_name].default or 0)
+        if values[key] < lo:
+            raise ConfigError(key, f"{key} must be greater than or equal to {lo_name}")
+        if values[key] > hi:
+            raise ConfigError(key, f"{key} must be less than or equal to {hi_name}")
+    for kind in ("consumer", "share"):
+        if values[f"{kind}.session.timeout.ms"] <= values[f"{kind}.heartbeat.interval.ms"]:
+            raise ConfigError(
+                f"{kind}.session.timeout.ms",
+                f"{kind}.session.timeout.ms must be greater than {kind}.heartbeat.interval.ms",
+            )
 
 
 def _split_properties(text: str) -> dict[str, str]:

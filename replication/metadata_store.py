@@ -1,4 +1,5 @@
-"""Cluster metadata: topics, their ids, partition state and configs.
+"""Cluster metadata: topics, their ids, partition state and configs (of topics,
+the broker and groups).
 
 Kafka keeps this in the ``__cluster_metadata`` KRaft log (or ZooKeeper before
 that). A single kpybroker keeps it in one JSON file in its first log dir,
@@ -154,6 +155,8 @@ class MetadataStore(Protocol):
     def set_client_quotas(self, updates: dict[QuotaEntity, dict[str, float]]) -> None: ...
     def scram_credentials(self) -> dict[tuple[str, int], ScramCredential]: ...
     def set_scram_credentials(self, updates: dict[tuple[str, int], ScramCredential | None]) -> None: ...
+    def group_configs(self, group_id: str) -> dict[str, str]: ...
+    def set_group_configs(self, group_id: str, configs: dict[str, str]) -> None: ...
 
 
 def _dumps(value: Any) -> str:
@@ -175,6 +178,7 @@ class LocalMetadataStore:
         self._by_collision_key: dict[str, set[str]] = {}
         self._client_quotas: dict[QuotaEntity, dict[str, float]] = {}
         self._scram: dict[tuple[str, int], ScramCredential] = {}
+        self._group_configs: dict[str, dict[str, str]] = {}
         # Each topic's `"name":{...}` as last saved, so a save re-encodes only changed topics
         # (with a thousand topics, encoding them all took 15 ms per change).
         self._topic_json: dict[str, str] = {}
@@ -310,6 +314,18 @@ class LocalMetadataStore:
                 self._scram[key] = credential
         self.save()
 
+    def group_configs(self, group_id: str) -> dict[str, str]:
+        """The configs set on group ``group_id`` (a copy; empty when none are)."""
+        return dict(self._group_configs.get(group_id, {}))
+
+    def set_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
+        """Replace group ``group_id``'s configs (empty: it has none left) and persist."""
+        if configs:
+            self._group_configs[group_id] = {str(k): str(v) for k, v in configs.items()}
+        else:
+            self._group_configs.pop(group_id, None)
+        self.save()
+
     # -- persistence -------------------------------------------------------------
 
     def to_json(self, *, with_topics: bool = True) -> dict[str, Any]:
@@ -326,6 +342,7 @@ class LocalMetadataStore:
                 {"user": user, "mechanism": mechanism, **cred.to_json()}
                 for (user, mechanism), cred in sorted(self._scram.items())
             ],
+            "group_configs": {group: dict(configs) for group, configs in sorted(self._group_configs.items())},
         }
         if with_topics:
             data["topics"] = {name: t.to_json() for name, t in sorted(self._topics.items())}
@@ -389,3 +406,5 @@ class LocalMetadataStore:
         for item in data.get("scram_credentials", []):
             key = (str(item["user"]), int(item["mechanism"]))
             self._scram[key] = ScramCredential.from_json(item)
+        for group, configs in data.get("group_configs", {}).items():
+            self._group_configs[str(group)] = {str(k): str(v) for k, v in configs.items()}

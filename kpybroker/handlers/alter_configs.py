@@ -9,7 +9,8 @@ name INVALID_TOPIC_EXCEPTION, an unknown config or bad value INVALID_CONFIG, an
 unknown topic UNKNOWN_TOPIC_OR_PARTITION; configs not given are removed. BROKER
 resources: the name must be empty (the cluster-wide default) or this broker's
 id, and only configs Kafka can change at run time are accepted
-(INVALID_REQUEST otherwise). Any other type is INVALID_REQUEST.
+(INVALID_REQUEST otherwise). GROUP resources: a non-empty group id, Kafka's
+group configs only (INVALID_CONFIG otherwise). Any other type is INVALID_REQUEST.
 ``validate_only`` checks without storing.
 """
 

@@ -9,7 +9,9 @@ As Kafka's ConfigHelper.describeConfigs:
 - BROKER (4): with this broker's id, every broker config; with an empty name,
   only the cluster-wide dynamic defaults; any other name INVALID_REQUEST.
 - BROKER_LOGGER (8): this broker's Python loggers and their levels.
-- GROUP and CLIENT_METRICS: INVALID_REQUEST for that resource (not served yet);
+- GROUP (32): the group's configs (Kafka's GroupConfig), set or defaulted from
+  the broker, for any group id, existing or not; an empty name INVALID_REQUEST.
+- CLIENT_METRICS: INVALID_REQUEST for that resource (not served yet);
 - any other resource type: the whole request fails with INVALID_REQUEST.
 
 Sensitive values are null. ``configuration_keys`` (null or empty: all) filters;
@@ -33,7 +35,7 @@ Result = DescribeConfigsResponse.DescribeConfigsResult
 Entry = DescribeConfigsResponse.DescribeConfigsResourceResult
 SynonymMsg = DescribeConfigsResponse.DescribeConfigsSynonym
 
-# Types Kafka knows; GROUP and CLIENT_METRICS are not served here yet and fail per resource.
+# Types Kafka knows; CLIENT_METRICS is not served here yet and fails per resource.
 _KNOWN = {
     ResourceType.TOPIC,
     ResourceType.BROKER,
@@ -128,6 +130,15 @@ def describe_resource(
             mismatch=f"Unexpected broker id, expected {broker.broker_id} but received {name}",
         )
         return _logger_entries(keys)
+    if resource_type == ResourceType.GROUP:
+        ac.check_group_resource(name, describing=True)
+        return ac.describe_group(
+            ac.broker_layers(broker),
+            broker.metadata.group_configs(name),
+            keys,
+            include_synonyms=include_synonyms,
+            include_documentation=include_documentation,
+        )
     raise ac.AdminError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {resource_type}")
 
 

@@ -6,8 +6,10 @@ item, starting from the default when the config is not set, and are INVALID_CONF
 on any other type. Checks as AlterConfigs (duplicate resources or keys, null
 values outside DELETE: INVALID_REQUEST; the resulting topic configs validated as
 a whole: INVALID_CONFIG; unknown topic: UNKNOWN_TOPIC_OR_PARTITION; broker
-configs Kafka cannot change at run time: INVALID_REQUEST). BROKER_LOGGER (8)
-sets or resets this broker's log levels and is never persisted.
+configs Kafka cannot change at run time: INVALID_REQUEST). GROUP (32) resources
+take Kafka's group configs for any group id, validated as a whole against the
+broker's bounds (INVALID_CONFIG). BROKER_LOGGER (8) sets or resets this broker's
+log levels and is never persisted.
 """
 
 from __future__ import annotations

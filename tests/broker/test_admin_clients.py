@@ -156,6 +156,60 @@ def test_confluent_describe_and_alter_configs(broker: Any) -> None:
     assert error_code(a.alter_configs([frozen])[frozen]) == ErrorCode.INVALID_REQUEST
 
 
+def test_confluent_group_configs_as_in_kafka_4(broker: Any) -> None:
+    """Kafka 4's GROUP config resources (KIP-848): any group id, existing or not,
+    defaults from the broker's group.* properties, validated against its bounds."""
+    a = admin(broker)
+    res = ConfigResource(ResourceType.GROUP, "no-such-group-yet")
+    configs = a.describe_configs([res])[res].result(timeout=TIMEOUT)
+    assert {name: (c.value, c.source) for name, c in configs.items()} == {
+        "consumer.session.timeout.ms": ("45000", ConfigSource.DEFAULT_CONFIG.value),
+        "consumer.heartbeat.interval.ms": ("5000", ConfigSource.DEFAULT_CONFIG.value),
+        "share.session.timeout.ms": ("45000", ConfigSource.DEFAULT_CONFIG.value),
+        "share.heartbeat.interval.ms": ("5000", ConfigSource.DEFAULT_CONFIG.value),
+        "share.record.lock.duration.ms": ("30000", ConfigSource.DEFAULT_CONFIG.value),
+        "share.auto.offset.reset": ("latest", ConfigSource.DEFAULT_CONFIG.value),
+    }
+    assert not any(c.is_read_only for c in configs.values())
+
+    def alter(group: str, *entries: tuple[str, str | None, AlterConfigOpType]) -> ErrorCode:
+        r = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+            ConfigEntry(name, value, incremental_operation=op) for name, value, op in entries])
+        return error_code(a.incremental_alter_configs([r])[r])
+
+    SET, DELETE = AlterConfigOpType.SET, AlterConfigOpType.DELETE
+    assert alter("g1", ("consumer.session.timeout.ms", "50000", SET),
+                 ("share.auto.offset.reset", "earliest", SET)) == ErrorCode.NONE
+    assert broker.broker.metadata.group_configs("g1") == {
+        "consumer.session.timeout.ms": "50000", "share.auto.offset.reset": "earliest"}
+    res = ConfigResource(ResourceType.GROUP, "g1")
+    configs = a.describe_configs([res])[res].result(timeout=TIMEOUT)
+    assert (configs["consumer.session.timeout.ms"].value, configs["consumer.session.timeout.ms"].source) == (
+        "50000", ConfigSource.GROUP_CONFIG.value)
+    assert configs["consumer.heartbeat.interval.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+    # Refusals: outside the broker's bounds (group.consumer.max.session.timeout.ms is
+    # 60000, group.consumer.min.heartbeat.interval.ms 5000,
+    # group.share.max.record.lock.duration.ms 60000), an unknown name, a bad value, a
+    # list operation on a number; none of them changes anything.
+    for entries in [
+        [("consumer.session.timeout.ms", "90000", SET)],
+        [("consumer.heartbeat.interval.ms", "1000", SET)],
+        [("share.record.lock.duration.ms", "70000", SET)],
+        [("no.such.group.config", "1", SET)],
+        [("share.auto.offset.reset", "none", SET)],
+        [("consumer.session.timeout.ms", "1", AlterConfigOpType.APPEND)],
+    ]:
+        assert alter("g1", *entries) == ErrorCode.INVALID_CONFIG, entries
+    assert broker.broker.metadata.group_configs("g1") == {
+        "consumer.session.timeout.ms": "50000", "share.auto.offset.reset": "earliest"}
+    # Legacy AlterConfigs replaces the group's whole set.
+    legacy = ConfigResource(ResourceType.GROUP, "g1", set_config={"consumer.heartbeat.interval.ms": "6000"})
+    assert error_code(a.alter_configs([legacy])[legacy]) == ErrorCode.NONE
+    assert broker.broker.metadata.group_configs("g1") == {"consumer.heartbeat.interval.ms": "6000"}
+    assert alter("g1", ("consumer.heartbeat.interval.ms", None, DELETE)) == ErrorCode.NONE
+    assert broker.broker.metadata.group_configs("g1") == {}
+
+
 def test_confluent_partitions_records_delete(broker: Any) -> None:
     a = admin(broker)
     assert error_code(a.create_topics([NewTopic("grow", 2, 1)])["grow"]) == ErrorCode.NONE

@@ -267,3 +267,40 @@ def test_manual_assignment_checks() -> None:
         code_of(ac.validate_manual_assignment, [1, 2], live, 3)
         == ErrorCode.INVALID_REPLICA_ASSIGNMENT
     )
+
+
+def test_group_configs_follow_the_broker_and_its_bounds() -> None:
+    from kpybroker.config import ConfigError, validate_group_configs
+
+    layers = BrokerLayers(static={
+        "group.consumer.heartbeat.interval.ms": "8000",
+        "group.consumer.max.heartbeat.interval.ms": "60000",
+        "group.share.min.session.timeout.ms": "1000",
+    })
+    e = {x.name: x for x in ac.describe_group(layers, {"share.auto.offset.reset": "earliest"},
+                                              include_synonyms=True)}
+    # The broker's value is the group's default, listed as the default (no broker synonym).
+    assert (e["consumer.heartbeat.interval.ms"].value, e["consumer.heartbeat.interval.ms"].source) == (
+        "8000", ConfigSource.DEFAULT_CONFIG)
+    assert [(s.name, s.value, s.source) for s in e["share.auto.offset.reset"].synonyms] == [
+        ("share.auto.offset.reset", "earliest", ConfigSource.GROUP_CONFIG)]
+    assert e["share.record.lock.duration.ms"].config_type == ConfigType.INT
+    assert e["share.auto.offset.reset"].config_type == ConfigType.STRING
+
+    def refused(configs: dict[str, str | None]) -> str:
+        with pytest.raises(ConfigError) as info:
+            validate_group_configs(configs, layers.lookup)
+        return str(info.value)
+
+    validate_group_configs({"consumer.heartbeat.interval.ms": "40000"}, layers.lookup)
+    # With the broker's bounds widened, the session timeout must still exceed the heartbeat.
+    assert refused({"consumer.heartbeat.interval.ms": "50000"}) == (
+        "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms")
+    assert refused({"share.session.timeout.ms": "2000"}) == (
+        "share.session.timeout.ms must be greater than share.heartbeat.interval.ms")
+    assert refused({"share.session.timeout.ms": "500"}) == (
+        "share.session.timeout.ms must be greater than or equal to group.share.min.session.timeout.ms")
+    assert refused({"share.record.lock.duration.ms": "999"}).endswith("Value must be at least 1000")
+    assert refused({"consumer.session.timeout.ms": None}) == (
+        "Null value not supported for group configs: consumer.session.timeout.ms")
+    assert refused({"session.timeout.ms": "50000"}) == "Unknown group config name: session.timeout.ms"

@@ -30,9 +30,14 @@ def test_round_trip_through_the_file(tmp_path):
     store.put_topic(t)
     store.set_cluster_id("abcdefghijklmnopqrstuv")
     store.set_broker_configs({"log.retention.ms": "5"})
+    store.set_group_configs("g", {"consumer.session.timeout.ms": "50000"})
+    store.set_group_configs("gone", {"consumer.heartbeat.interval.ms": "6000"})
+    store.set_group_configs("gone", {})
     reloaded = LocalMetadataStore(tmp_path / METADATA_FILE)
     assert reloaded.cluster_id == "abcdefghijklmnopqrstuv"
     assert reloaded.broker_configs == {"log.retention.ms": "5"}
+    assert reloaded.group_configs("g") == {"consumer.session.timeout.ms": "50000"}
+    assert reloaded.to_json()["group_configs"] == {"g": {"consumer.session.timeout.ms": "50000"}}
     got = reloaded.get_topic("orders")
     assert got == t
     assert reloaded.get_topic_by_id(t.topic_id) is got
