@@ -1855,9 +1855,17 @@ class GroupCoordinator:
             None,
             member.member_id,
             member.member_epoch,
-            self.config.consumer_heartbeat_interval_ms,
+            self._group_config_ms(group.group_id, "consumer.heartbeat.interval.ms",
+                                  self.config.consumer_heartbeat_interval_ms),
             assignment,
         )
+
+    def _group_config_ms(self, group_id: str, name: str, default: int) -> int:
+        """A consumer-protocol group's own setting of ``name`` (IncrementalAlterConfigs
+        on its GROUP resource, validated there), else the broker's ``default``."""
+        store = getattr(self.broker, "metadata", None)
+        value = store.group_configs(group_id).get(name) if store is not None else None
+        return int(value) if value is not None else default
 
     def _preferred_assignor(self, group: ConsumerGroup) -> str:
         votes: dict[str, int] = {}
@@ -1922,7 +1930,8 @@ class GroupCoordinator:
                 self._remove_consumer_member(group, member_id)
 
         self.timers.schedule(("cg-session", group.group_id, member_id),
-                             self.config.consumer_session_timeout_ms, fire)
+                             self._group_config_ms(group.group_id, "consumer.session.timeout.ms",
+                                                   self.config.consumer_session_timeout_ms), fire)
 
     def _schedule_revocation_deadline(self, group: ConsumerGroup, member: ConsumerGroupMember) -> None:
         key = ("cg-revoke", group.group_id, member.member_id)

@@ -210,6 +210,50 @@ def test_confluent_group_configs_as_in_kafka_4(broker: Any) -> None:
     assert broker.broker.metadata.group_configs("g1") == {}
 
 
+def test_group_configs_reach_consumer_protocol_members(start_broker: Any, raw_client: Any) -> None:
+    """A consumer-protocol (KIP-848) group's heartbeat interval and session timeout
+    come from its group configs once set, as Kafka's GroupConfigManager has them."""
+    from wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
+    from wire.messages.find_coordinator import FindCoordinatorRequest
+
+    b = start_broker({"group.consumer.min.session.timeout.ms": "500",
+                      "group.consumer.min.heartbeat.interval.ms": "100"})
+    b.call(b.broker.create_topic, "cg-topic", 2, 1, {})
+    client = raw_client(b)
+
+    def heartbeat(member_id: str = "", epoch: int = 0) -> Any:
+        join = epoch == 0
+        return client.request(ConsumerGroupHeartbeatRequest(
+            group_id="cfg-group", member_id=member_id, member_epoch=epoch,
+            rebalance_timeout_ms=5000 if join else -1,
+            subscribed_topic_names=["cg-topic"] if join else None,
+            topic_partitions=[] if join else None), 0)
+
+    # The first FindCoordinator creates __consumer_offsets; retried as clients do.
+    deadline = time.monotonic() + TIMEOUT
+    find = FindCoordinatorRequest(key_type=0, coordinator_keys=["cfg-group"])
+    while client.request(find, 4).coordinators[0].error_code != ErrorCode.NONE:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    while (first := heartbeat()).error_code == ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert first.error_code == 0 and first.heartbeat_interval_ms == 5000
+    r = ConfigResource(ResourceType.GROUP, "cfg-group", incremental_configs=[
+        ConfigEntry("consumer.heartbeat.interval.ms", "200", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("consumer.session.timeout.ms", "800", incremental_operation=AlterConfigOpType.SET)])
+    a = admin(b)
+    assert error_code(a.incremental_alter_configs([r])[r]) == ErrorCode.NONE
+    member = heartbeat()
+    assert member.error_code == 0 and member.heartbeat_interval_ms == 200
+    again = heartbeat(member.member_id, member.member_epoch)
+    assert again.error_code == 0 and again.heartbeat_interval_ms == 200
+    # Silent for longer than the group's 800 ms session timeout (the broker's is 45 s).
+    time.sleep(1.5)
+    gone = heartbeat(member.member_id, again.member_epoch)
+    assert gone.error_code == ErrorCode.UNKNOWN_MEMBER_ID
+
+
 def test_confluent_partitions_records_delete(broker: Any) -> None:
     a = admin(broker)
     assert error_code(a.create_topics([NewTopic("grow", 2, 1)])["grow"]) == ErrorCode.NONE
