@@ -22,6 +22,23 @@ def _wait(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def _record_roll_threads(monkeypatch: Any) -> list[int]:
+    """From now on, the thread of every roll's file creation (PreparedRoll.create_files)."""
+    import threading
+
+    from storage.log import PreparedRoll
+
+    made_in: list[int] = []
+    real_create = PreparedRoll.create_files
+
+    def create_files(self: Any) -> None:
+        made_in.append(threading.get_ident())
+        real_create(self)
+
+    monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+    return made_in
+
+
 def _read_values(bootstrap: str, topic: str, expected: int) -> list[bytes]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{topic}-{time.time_ns()}",
                          "enable.auto.commit": False})
@@ -301,16 +318,9 @@ def test_segment_files_for_rolls_are_made_off_the_loop(broker: Any, monkeypatch:
     import threading
 
     import storage.producer_state as producer_state
-    from storage.log import PreparedRoll
 
-    made_in: list[int] = []
     snapshots_in: list[int] = []
-    real_create = PreparedRoll.create_files
     real_write = producer_state.write_snapshot
-
-    def create_files(self: Any) -> None:
-        made_in.append(threading.get_ident())
-        real_create(self)
 
     def write_snapshot(*args: Any, **kwargs: Any) -> None:
         snapshots_in.append(threading.get_ident())
@@ -319,7 +329,7 @@ def test_segment_files_for_rolls_are_made_off_the_loop(broker: Any, monkeypatch:
     bootstrap = str(broker)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic("roll-live", 1, 1, config={"segment.bytes": "16384"})])["roll-live"].result(20)
-    monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+    made_in = _record_roll_threads(monkeypatch)
     monkeypatch.setattr(producer_state, "write_snapshot", write_snapshot)
     # Idempotent: the producer state each roll's snapshot describes is not empty.
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.size": 4096,
@@ -347,15 +357,6 @@ def test_lowering_retention_empties_an_idle_topic_as_in_kafka(start_broker: Any,
 
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
-    from storage.log import PreparedRoll
-
-    made_in: list[int] = []
-    real_create = PreparedRoll.create_files
-
-    def create_files(self: Any) -> None:
-        made_in.append(threading.get_ident())
-        real_create(self)
-
     broker = start_broker({"log.retention.check.interval.ms": "200"})
     bootstrap = str(broker)
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -367,7 +368,7 @@ def test_lowering_retention_empties_an_idle_topic_as_in_kafka(start_broker: Any,
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "purge-watch"})
     try:
         assert consumer.get_watermark_offsets(TopicPartition("purge-me", 0), timeout=10) == (0, 10)
-        monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+        made_in = _record_roll_threads(monkeypatch)
         resource = ConfigResource(ConfigResource.Type.TOPIC, "purge-me", incremental_configs=[
             ConfigEntry("retention.ms", "100", incremental_operation=AlterConfigOpType.SET)])
         admin.incremental_alter_configs([resource])[resource].result(20)
@@ -390,19 +391,10 @@ def test_age_rolls_are_made_off_the_loop(broker: Any, monkeypatch: Any) -> None:
     # thread; the records are all there, in order, one per segment.
     import threading
 
-    from storage.log import PreparedRoll
-
-    made_in: list[int] = []
-    real_create = PreparedRoll.create_files
-
-    def create_files(self: Any) -> None:
-        made_in.append(threading.get_ident())
-        real_create(self)
-
     bootstrap = str(broker)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic("age-roll", 1, 1, config={"segment.ms": "1000"})])["age-roll"].result(20)
-    monkeypatch.setattr(PreparedRoll, "create_files", create_files)
+    made_in = _record_roll_threads(monkeypatch)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     start_ms = int(time.time() * 1000) - 60_000
     for i in range(6):
