@@ -840,6 +840,14 @@ async def alter_resource_legacy(
         raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown resource type {resource_type}")
 
 
+def _check_op_types(ops: Iterable[tuple[str, str | None, int]]) -> None:
+    """Every operation is one Kafka knows (INVALID_REQUEST otherwise)."""
+    known = {o.value for o in AlterOp}
+    for _, _, op in ops:
+        if op not in known:
+            raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+
+
 async def alter_resource_incremental(
     broker: Any,
     resource_type: int,
@@ -869,17 +877,13 @@ async def alter_resource_incremental(
         new = apply_incremental(current, ops, BROKER_CONFIGS)
         _store_broker_configs(broker, per_broker, new, validate_only)
     elif resource_type == ResourceType.TOPIC:
-        for _, _, op in ops:
-            if op not in {o.value for o in AlterOp}:
-                raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+        _check_op_types(ops)
         _check_topic_resource(name)
         current = topic_overrides(broker, name) or {}
         new = apply_incremental(current, ops, TOPIC_CONFIGS)
         await _store_topic_configs(broker, name, new, validate_only)
     elif resource_type == ResourceType.GROUP:
-        for _, _, op in ops:
-            if op not in {o.value for o in AlterOp}:
-                raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+        _check_op_types(ops)
         check_group_resource(name)
         new = apply_incremental(broker.metadata.group_configs(name), ops, GROUP_CONFIGS)
         await _store_group_configs(broker, name, dict(new), validate_only)

@@ -86,14 +86,19 @@ class LogConfig:
     # Cached: the append path asks these of every append (a frozen instance's
     # fields never change; ``cached_property`` writes past the frozen ``__setattr__``).
     @functools.cached_property
+    def cleanup_policies(self) -> frozenset[str]:
+        """The names listed in ``cleanup.policy``."""
+        return frozenset(p.strip() for p in self.cleanup_policy.split(",") if p.strip())
+
+    @functools.cached_property
     def compact(self) -> bool:
         """True when ``cleanup.policy`` includes ``compact`` (keys are then required)."""
-        return "compact" in {p.strip() for p in self.cleanup_policy.split(",")}
+        return "compact" in self.cleanup_policies
 
     @functools.cached_property
     def delete(self) -> bool:
         """True when ``cleanup.policy`` includes ``delete`` (retention by time and size)."""
-        return "delete" in {p.strip() for p in self.cleanup_policy.split(",")}
+        return "delete" in self.cleanup_policies
 
     @property
     def log_append_time(self) -> bool:
@@ -165,7 +170,7 @@ class LogConfig:
             raise ValueError("max.message.bytes must be non-negative")
         if self.message_timestamp_type not in ("CreateTime", "LogAppendTime"):
             raise ValueError("message.timestamp.type must be CreateTime or LogAppendTime")
-        policies = {p.strip() for p in self.cleanup_policy.split(",") if p.strip()}
+        policies = self.cleanup_policies
         if not policies or not policies <= {"delete", "compact"}:
             raise ValueError("cleanup.policy must be a list of delete and/or compact")
         if self.compression_type not in (
