@@ -210,6 +210,25 @@ def test_confluent_group_configs_as_in_kafka_4(broker: Any) -> None:
     assert broker.broker.metadata.group_configs("g1") == {}
 
 
+def test_group_resources_without_a_name_are_refused(broker: Any, raw_client: Any) -> None:
+    """An empty group id is INVALID_REQUEST in Kafka's two wordings; the connection stays."""
+    from wire.messages.describe_configs import DescribeConfigsRequest
+    from wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+
+    client = raw_client(broker)
+    described = client.request(DescribeConfigsRequest(resources=[
+        DescribeConfigsRequest.DescribeConfigsResource(resource_type=32, resource_name="", configuration_keys=None)]),
+        4)
+    assert (described.results[0].error_code, described.results[0].error_message) == (
+        ErrorCode.INVALID_REQUEST, "Group name must not be empty")
+    altered = client.request(IncrementalAlterConfigsRequest(resources=[
+        IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=32, resource_name="", configs=[
+            IncrementalAlterConfigsRequest.AlterableConfig(
+                name="consumer.session.timeout.ms", config_operation=0, value="50000")])]), 1)
+    assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
+        ErrorCode.INVALID_REQUEST, "Default group resources are not allowed.")
+
+
 def test_group_configs_reach_consumer_protocol_members(start_broker: Any, raw_client: Any) -> None:
     """A consumer-protocol (KIP-848) group's heartbeat interval and session timeout
     come from its group configs once set, as Kafka's GroupConfigManager has them."""
