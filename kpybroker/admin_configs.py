@@ -877,15 +877,17 @@ async def alter_resource_incremental(
         new = apply_incremental(current, ops, BROKER_CONFIGS)
         _store_broker_configs(broker, per_broker, new, validate_only)
     elif resource_type == ResourceType.TOPIC:
+        # As Kafka's controller: the operations are applied (APPEND or SUBTRACT on
+        # a config that is not a list is INVALID_CONFIG) before the name is checked.
         _check_op_types(ops)
-        _check_topic_resource(name)
-        current = topic_overrides(broker, name) or {}
+        current = (topic_overrides(broker, name) if name else None) or {}
         new = apply_incremental(current, ops, TOPIC_CONFIGS)
+        _check_topic_resource(name)
         await _store_topic_configs(broker, name, new, validate_only)
     elif resource_type == ResourceType.GROUP:
         _check_op_types(ops)
+        new = apply_incremental(broker.metadata.group_configs(name) if name else {}, ops, GROUP_CONFIGS)
         check_group_resource(name)
-        new = apply_incremental(broker.metadata.group_configs(name), ops, GROUP_CONFIGS)
         await _store_group_configs(broker, name, dict(new), validate_only)
     elif resource_type == ResourceType.BROKER_LOGGER:
         _alter_loggers(broker, name, ops, validate_only)

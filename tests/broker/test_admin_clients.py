@@ -229,6 +229,33 @@ def test_group_resources_without_a_name_are_refused(broker: Any, raw_client: Any
         ErrorCode.INVALID_REQUEST, "Default group resources are not allowed.")
 
 
+def test_list_operations_are_checked_before_the_resource_name(broker: Any, raw_client: Any) -> None:
+    """Kafka's controller applies the operations before it validates the resource, so
+    APPEND on a config that is not a list is INVALID_CONFIG even without a name."""
+    from wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+
+    client = raw_client(broker)
+    append, subtract = 2, 3
+    for resource_type, name, key, op in [
+        (32, "", "consumer.session.timeout.ms", append),
+        (2, "", "retention.ms", subtract),
+        (2, "bad/name", "retention.ms", append),
+        (2, "no-such-topic", "no.such.config", append),
+    ]:
+        altered = client.request(IncrementalAlterConfigsRequest(resources=[
+            IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=resource_type, resource_name=name, configs=[
+                IncrementalAlterConfigsRequest.AlterableConfig(name=key, config_operation=op, value="1")])]), 1)
+        verb = "APPEND" if op == append else "SUBTRACT"
+        assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
+            ErrorCode.INVALID_CONFIG, f"Can't {verb} to key {key} because its type is not LIST."), name
+    # A SET still meets the name check first.
+    altered = client.request(IncrementalAlterConfigsRequest(resources=[
+        IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=2, resource_name="", configs=[
+            IncrementalAlterConfigsRequest.AlterableConfig(name="retention.ms", config_operation=0, value="1")])]), 1)
+    assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
+        ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")
+
+
 def test_group_configs_reach_consumer_protocol_members(start_broker: Any, raw_client: Any) -> None:
     """A consumer-protocol (KIP-848) group's heartbeat interval and session timeout
     come from its group configs once set, as Kafka's GroupConfigManager has them."""
