@@ -265,9 +265,11 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("serial_produce_100B",
                  ["serial", "--size", "100", "--acks", "1", "--max-msgs", "500" if quick else "3000",
                   "--seconds", "5"], 40),
+        # Its CPU per GB spread over 0.27-0.39 between single runs of the same code
+        # (docs/benchmarks.md, section 0h): the median of three, like the producers.
         Workload("consume_1KiB",
                  ["consume", "--size", "1024", "--data-mib", "4" if quick else "16",
-                  "--seconds", "1" if quick else "4"], 60),
+                  "--seconds", "1" if quick else "4"], 60, reps),
         Workload("latency_fetchwait5",
                  ["latency", "--size", "100", "--rate", "1000", "--fetch-wait-ms", "5",
                   "--seconds", "2" if quick else "8", "--warmup", "0.5" if quick else "1"], 60),
@@ -659,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     repeated = [wl.key for wl in workloads(args.quick) if wl.repeat > 1 and
                 any(len(results[n].get(wl.key, {}).get("runs_msgs_per_s", [])) > 1 for n in results)]
     if repeated:
-        print("Producer rows (and their CPU rows): the median of "
+        print("Producer and consumer rows (and their CPU rows): the median of "
               f"{max(wl.repeat for wl in workloads(args.quick))} alternating runs per broker; every run:")
         for key in repeated:
             for name in results:
