@@ -758,6 +758,7 @@ def _check_topic_resource(name: str) -> None:
 async def _store_topic_configs(
     broker: Any, name: str, new: dict[str, str], validate_only: bool
 ) -> None:
+    _check_topic_resource(name)
     validate_topic_configs(new)
     if broker.metadata.get_topic(name) is None:
         raise AdminError(
@@ -832,7 +833,6 @@ async def alter_resource_legacy(
         per_broker = parse_broker_resource(name, broker.broker_id)
         _store_broker_configs(broker, per_broker, new, validate_only)
     elif resource_type == ResourceType.TOPIC:
-        _check_topic_resource(name)
         await _store_topic_configs(broker, name, new, validate_only)
     elif resource_type == ResourceType.GROUP:
         await _store_group_configs(broker, name, dict(new), validate_only)
@@ -878,16 +878,14 @@ async def alter_resource_incremental(
         _store_broker_configs(broker, per_broker, new, validate_only)
     elif resource_type == ResourceType.TOPIC:
         # As Kafka's controller: the operations are applied (APPEND or SUBTRACT on
-        # a config that is not a list is INVALID_CONFIG) before the name is checked.
+        # a config that is not a list is INVALID_CONFIG) before the name is checked,
+        # which storing does first.
         _check_op_types(ops)
-        current = (topic_overrides(broker, name) if name else None) or {}
-        new = apply_incremental(current, ops, TOPIC_CONFIGS)
-        _check_topic_resource(name)
+        new = apply_incremental(topic_overrides(broker, name) or {}, ops, TOPIC_CONFIGS)
         await _store_topic_configs(broker, name, new, validate_only)
     elif resource_type == ResourceType.GROUP:
         _check_op_types(ops)
-        new = apply_incremental(broker.metadata.group_configs(name) if name else {}, ops, GROUP_CONFIGS)
-        check_group_resource(name)
+        new = apply_incremental(broker.metadata.group_configs(name), ops, GROUP_CONFIGS)
         await _store_group_configs(broker, name, dict(new), validate_only)
     elif resource_type == ResourceType.BROKER_LOGGER:
         _alter_loggers(broker, name, ops, validate_only)
