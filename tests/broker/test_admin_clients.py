@@ -248,6 +248,14 @@ def test_list_operations_are_checked_before_the_resource_name(broker: Any, raw_c
         verb = "APPEND" if op == append else "SUBTRACT"
         assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
             ErrorCode.INVALID_CONFIG, f"Can't {verb} to key {key} because its type is not LIST."), name
+    # The same through confluent-kafka (librdkafka refuses an empty name itself).
+    res = ConfigResource(ResourceType.TOPIC, "bad/name", incremental_configs=[
+        ConfigEntry("retention.ms", "1", incremental_operation=AlterConfigOpType.APPEND)])
+    a = admin(broker)
+    with pytest.raises(KafkaException) as refused:
+        a.incremental_alter_configs([res])[res].result(timeout=TIMEOUT)
+    assert (refused.value.args[0].code(), refused.value.args[0].str()) == (
+        ErrorCode.INVALID_CONFIG, "Can't APPEND to key retention.ms because its type is not LIST.")
     # A SET still meets the name check first.
     altered = client.request(IncrementalAlterConfigsRequest(resources=[
         IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=2, resource_name="", configs=[
