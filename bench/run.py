@@ -265,7 +265,7 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("serial_produce_100B",
                  ["serial", "--size", "100", "--acks", "1", "--max-msgs", "500" if quick else "3000",
                   "--seconds", "5"], 40),
-        # Its CPU per GB spread over 0.27-0.39 between single runs of the same code
+        # Its CPU per GB spread over 0.27-0.46 between single runs of the same code
         # (docs/benchmarks.md, section 0h): the median of three, like the producers.
         Workload("consume_1KiB",
                  ["consume", "--size", "1024", "--data-mib", "4" if quick else "16",
