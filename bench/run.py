@@ -338,13 +338,13 @@ def run_workload(target: Target, wl: Workload, timeout_s: float, profile_dir: Pa
             if line == "MARK start":
                 cpu["start"] = cpu_times(target.pid)
                 cpu["client_start"] = cpu_times(proc.pid)
-                cpu["machine_start"] = (*machine_jiffies(), time.monotonic())
+                cpu["machine_start"] = machine_jiffies()
                 if profile_dir is not None and target.name == KPY:
                     spy = start_profile(target.pid, profile_dir / f"{wl.key}.txt")
             elif line == "MARK end":
                 cpu["end"] = cpu_times(target.pid)
                 cpu["client_end"] = cpu_times(proc.pid)
-                cpu["machine_end"] = (*machine_jiffies(), time.monotonic())
+                cpu["machine_end"] = machine_jiffies()
                 if spy is not None:
                     stop_profile(spy)
                     spy = None
@@ -369,11 +369,10 @@ def run_workload(target: Target, wl: Workload, timeout_s: float, profile_dir: Pa
         # The client shares the machine's cores with the broker: its CPU and the
         # machine's busy cores show whether a throughput gap is the broker's CPU.
         out["client_cpu_s"] = sum(cpu["client_end"]) - sum(cpu["client_start"])
-        busy0, all0, t0 = cpu["machine_start"]
-        busy1, all1, t1 = cpu["machine_end"]
-        if all1 > all0 and t1 > t0:
-            ncpu = os.cpu_count() or 1
-            out["machine_busy_cores"] = ncpu * (busy1 - busy0) / (all1 - all0)
+        busy0, all0 = cpu["machine_start"]
+        busy1, all1 = cpu["machine_end"]
+        if all1 > all0:
+            out["machine_busy_cores"] = (os.cpu_count() or 1) * (busy1 - busy0) / (all1 - all0)
         if out.get("bytes"):
             gb = out["bytes"] / 1e9
             out["client_cpu_s_per_gb"] = out["client_cpu_s"] / gb
