@@ -840,12 +840,18 @@ async def alter_resource_legacy(
         raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown resource type {resource_type}")
 
 
+_OP_TYPES = frozenset(o.value for o in AlterOp)
+
+
+def _check_op_type(op: int) -> None:
+    if op not in _OP_TYPES:
+        raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+
+
 def _check_op_types(ops: Iterable[tuple[str, str | None, int]]) -> None:
     """Every operation is one Kafka knows (INVALID_REQUEST otherwise)."""
-    known = {o.value for o in AlterOp}
     for _, _, op in ops:
-        if op not in known:
-            raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+        _check_op_type(op)
 
 
 async def alter_resource_incremental(
@@ -862,8 +868,7 @@ async def alter_resource_incremental(
         mine, cluster = dynamic_broker_layers(getattr(broker.metadata, "broker_configs", {}) or {})
         current = mine if per_broker else cluster
         for key, _, op in ops:
-            if op not in {o.value for o in AlterOp}:
-                raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+            _check_op_type(op)
             if op in (AlterOp.APPEND, AlterOp.SUBTRACT):
                 cdef = BROKER_CONFIGS.get(key)
                 if cdef is None:
