@@ -843,15 +843,11 @@ async def alter_resource_legacy(
 _OP_TYPES = frozenset(o.value for o in AlterOp)
 
 
-def _check_op_type(op: int) -> None:
-    if op not in _OP_TYPES:
-        raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
-
-
 def _check_op_types(ops: Iterable[tuple[str, str | None, int]]) -> None:
     """Every operation is one Kafka knows (INVALID_REQUEST otherwise)."""
     for _, _, op in ops:
-        _check_op_type(op)
+        if op not in _OP_TYPES:
+            raise AdminError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
 
 
 async def alter_resource_incremental(
@@ -867,8 +863,10 @@ async def alter_resource_incremental(
         per_broker = parse_broker_resource(name, broker.broker_id)
         mine, cluster = dynamic_broker_layers(getattr(broker.metadata, "broker_configs", {}) or {})
         current = mine if per_broker else cluster
+        # Kafka's ConfigAdminManager reads every operation type before it looks at
+        # any APPEND or SUBTRACT, as the topic and group paths do.
+        _check_op_types(ops)
         for key, _, op in ops:
-            _check_op_type(op)
             if op in (AlterOp.APPEND, AlterOp.SUBTRACT):
                 cdef = BROKER_CONFIGS.get(key)
                 if cdef is None:

@@ -264,6 +264,29 @@ def test_list_operations_are_checked_before_the_resource_name(broker: Any, raw_c
         ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")
 
 
+def test_unknown_operation_types_are_refused_before_any_list_check(broker: Any, raw_client: Any) -> None:
+    """An unknown operation type anywhere in a resource's list is INVALID_REQUEST, even
+    after an APPEND that would be INVALID_CONFIG (Kafka reads every type first)."""
+    from wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+
+    Alter = IncrementalAlterConfigsRequest.AlterableConfig
+    client = raw_client(broker)
+    for resource_type, name, key in [(2, "no-such-topic", "retention.ms"), (32, "g1", "consumer.session.timeout.ms"),
+                                     (4, "", "log.retention.ms")]:
+        altered = client.request(IncrementalAlterConfigsRequest(resources=[
+            IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=resource_type, resource_name=name, configs=[
+                Alter(name=key, config_operation=2, value="1"),
+                Alter(name="other", config_operation=9, value="1")])]), 1)
+        assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
+            ErrorCode.INVALID_REQUEST, "Unknown operations type 9"), resource_type
+    # the connection still answers; a list check alone still gets INVALID_CONFIG
+    altered = client.request(IncrementalAlterConfigsRequest(resources=[
+        IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=4, resource_name="", configs=[
+            Alter(name="log.retention.ms", config_operation=2, value="1")])]), 1)
+    assert (altered.responses[0].error_code, altered.responses[0].error_message) == (
+        ErrorCode.INVALID_CONFIG, "Config value append is not allowed for config key: log.retention.ms")
+
+
 def test_group_configs_reach_consumer_protocol_members(start_broker: Any, raw_client: Any) -> None:
     """A consumer-protocol (KIP-848) group's heartbeat interval and session timeout
     come from its group configs once set, as Kafka's GroupConfigManager has them."""
