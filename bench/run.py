@@ -11,6 +11,13 @@ one table with each figure for both brokers, the ratio kpybroker/mock and the
 target from the performance issue. The same figures go to
 ``bench/results/<UTC timestamp>.json``.
 
+The workloads whose targets are hardest on a small machine (the 1 KiB producers,
+kafka-python) also run against two floor servers (``bench/_floor.py``): a bare
+threaded Python produce sink that keeps nothing, and the same sink appending every
+batch to files as kpybroker's segments do. A second table shows them beside
+kpybroker and the mock, so each run says how much of a gap is storing the data on
+this machine and how much is kpybroker's own work.
+
 Exit status: 0 when every message of every workload was delivered (and
 consumed, for the read-back and latency workloads); 1 otherwise, or when a
 workload or the consumer-group warm-up failed or ran out of time. Missed
@@ -18,7 +25,7 @@ performance targets do not fail the run: they are figures, not tests.
 
 Options: ``--quick`` (small counts, a smoke run of the harness itself),
 ``--skip-micro`` (no wire/storage micro-benchmarks), ``--only kpybroker|mock``,
-``--workloads KEY,...``, ``--profile DIR`` (a py-spy profile of kpybroker during
+``--workloads KEY,...``, ``--no-floor`` (skip the floor servers), ``--profile DIR`` (a py-spy profile of kpybroker during
 each of its workloads; needs py-spy), ``--cprofile FILE`` (kpybroker under
 cProfile, charged by CPU time). docs/benchmarks.md explains the method and keeps
 the recorded runs.
@@ -62,6 +69,10 @@ CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
 
 KPY = "kpybroker"
 MOCK = "mock"
+# bench/_floor.py: a bare Python produce sink, without and with appends to files.
+FLOOR = "floor"
+FLOOR_DISK = "floor+disk"
+FLOORS = (FLOOR, FLOOR_DISK)
 
 
 # ------------------------------------------------------------------ /proc readings
@@ -211,10 +222,32 @@ def start_mock(workdir: Path) -> Target:
                   extra={"mock_ready_in_process_s": float(ready_s)})
 
 
+def start_floor(workdir: Path, disk: bool) -> Target:
+    name = FLOOR_DISK if disk else FLOOR
+    stderr = open(workdir / f"{name}.stderr", "wb")  # noqa: SIM115 - handed to the child
+    cmd = [PY, str(HERE / "_floor.py")] + (["--dir", str(workdir / "floor-data")] if disk else [])
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.PIPE,
+                            env=CHILD_ENV)
+    stderr.close()
+    assert proc.stdout is not None
+    line = read_line(proc.stdout, 30)
+    if not line.startswith("FLOOR "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{name} did not start: {line!r}\n{tail(workdir / f'{name}.stderr')}")
+    bootstrap = line.split()[1]
+    host, port = bootstrap.rsplit(":", 1)
+    wait_accepting(host, int(port), t0 + 30, proc)
+    note = ("bare threaded Python produce sink (bench/_floor.py)"
+            + (", appends to files with kpybroker's write-behind" if disk else ", keeps nothing"))
+    return Target(name, proc, bootstrap, time.monotonic() - t0, note=note)
+
+
 def stop(target: Target) -> None:
     proc = target.proc
     if proc.poll() is None:
-        if target.name == MOCK and proc.stdin is not None:
+        if target.name in (MOCK, *FLOORS) and proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()  # the host process exits at EOF on stdin
         else:
@@ -253,6 +286,8 @@ class Workload:
     timeout_s: float
     # Runs per broker (alternating); the table reports the median run.
     repeat: int = 1
+    # Also run against the floor servers (bench/_floor.py), in the same alternation.
+    floors: bool = False
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -266,11 +301,13 @@ def workloads(quick: bool) -> list[Workload]:
     return [
         Workload("produce_100B_acks1", ["produce", "--size", "100", "--acks", "1", *small], 60, reps),
         Workload("produce_100B_acksall", ["produce", "--size", "100", "--acks", "all", *small], 60, reps),
-        Workload("produce_1KiB_acks1", ["produce", "--size", "1024", "--acks", "1", *large], 60, reps),
-        Workload("produce_1KiB_acksall", ["produce", "--size", "1024", "--acks", "all", *large], 60, reps),
+        # The floors show, run by run, what a bare Python server reaches with and
+        # without storing: the two rows whose targets kpybroker misses.
+        Workload("produce_1KiB_acks1", ["produce", "--size", "1024", "--acks", "1", *large], 60, reps, True),
+        Workload("produce_1KiB_acksall", ["produce", "--size", "1024", "--acks", "all", *large], 60, reps, True),
         Workload("kafka_python_1KiB_acks1",
                  ["kafka-python", "--size", "1024", "--acks", "1",
-                  "--max-msgs", "5000" if quick else "60000", "--seconds", secs], 60, reps),
+                  "--max-msgs", "5000" if quick else "60000", "--seconds", secs], 60, reps, True),
         Workload("serial_produce_100B",
                  ["serial", "--size", "100", "--acks", "1", "--max-msgs", "500" if quick else "3000",
                   "--seconds", "5"], 40),
@@ -548,6 +585,39 @@ def render(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def floor_table(results: dict[str, dict[str, Any]], quick: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The workloads run against the floors: each server's median run, its ratio to
+    the mock and its CPU per GB, one line per server."""
+    lines: list[dict[str, Any]] = []
+    for wl in workloads(quick):
+        if not wl.floors:
+            continue
+        mock_rate = get(results, MOCK, wl.key, "msgs_per_s")
+        for name in (FLOOR, FLOOR_DISK, KPY, MOCK):
+            rate = get(results, name, wl.key, "msgs_per_s")
+            if rate is None:
+                continue
+            lines.append({"workload": wl.key, "server": name, "msgs_per_s": rate,
+                          "ratio": rate / mock_rate if mock_rate else None,
+                          "cpu_s_per_gb": get(results, name, wl.key, "broker_cpu_s_per_gb"),
+                          "user_s_per_gb": get(results, name, wl.key, "broker_cpu_user_s_per_gb"),
+                          "sys_s_per_gb": get(results, name, wl.key, "broker_cpu_sys_s_per_gb")})
+    if not any(line["server"] in FLOORS for line in lines):
+        return "", []
+    header = ("workload", "server", "msg/s", "x mock", "CPU-s/GB", "user", "system")
+    body = [(line["workload"], line["server"], fmt(line["msgs_per_s"]),
+             f"{line['ratio']:.2f}x" if line["ratio"] is not None else "",
+             fmt(line["cpu_s_per_gb"]), fmt(line["user_s_per_gb"]), fmt(line["sys_s_per_gb"]))
+            for line in lines]
+    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
+    out = []
+    for i, row in enumerate([header, *body]):
+        out.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if i == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out), lines
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -559,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cprofile", metavar="FILE", help="run kpybroker under cProfile (CPU time) into FILE")
     ap.add_argument("--only", choices=[KPY, MOCK], help="run against one broker only (e.g. while optimising)")
     ap.add_argument("--workloads", metavar="KEY,...", help="run only these workloads (keys as printed)")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="do not run the floor servers (bench/_floor.py); --only implies it")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a broker setting for kpybroker (repeatable), as --override of the broker")
     ap.add_argument("--results", default=str(HERE / "results"), help="directory for the JSON file")
@@ -610,17 +682,32 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 failures.append(f"{name}: {exc}")
                 print(f"!! {name} did not start: {exc}", flush=True)
+        if args.only is None and not args.no_floor:
+            for disk in (False, True):
+                try:
+                    floor = start_floor(workdir, disk)
+                    targets[floor.name] = floor
+                    results[floor.name] = {}
+                except RuntimeError as exc:
+                    failures.append(str(exc))
+                    print(f"!! {exc}", flush=True)
         for name, t in targets.items():
+            if name in FLOORS:
+                continue
             samples = [*start_times[name], t.start_to_accept_s]
             t.extra["start_to_accept_samples_s"] = samples
             t.start_to_accept_s = statistics.median(samples)
         time.sleep(1.0)  # let start-up work (checkpoint threads, imports) settle before "idle"
         for t in targets.values():
             t.idle_rss_mb = rss_mb(t.pid)
+            if t.name in FLOORS:
+                continue
             print(f"{t.name}: {t.bootstrap}, accepting {t.start_to_accept_s:.3f} s after start (median), "
                   f"idle RSS {t.idle_rss_mb:.1f} MB", flush=True)
 
         for name, t in targets.items():
+            if name in FLOORS:
+                continue  # producers only: no consumer group to warm up
             out = run_workload(t, Workload("warmup", ["warmup"], 45), 45, None)
             if out.get("failed"):
                 # A consumer group's first request failing is a broker bug, not noise.
@@ -630,11 +717,12 @@ def main(argv: list[str] | None = None) -> int:
         for index, wl in enumerate(workloads(args.quick)):
             if chosen is not None and wl.key not in chosen:
                 continue
-            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+            serving = {name: t for name, t in targets.items() if wl.floors or name not in FLOORS}
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in serving}
             for rep in range(wl.repeat):
                 # Alternate who goes first, so drift in the machine's load does not
                 # always favour the same broker.
-                order = list(targets.items())
+                order = list(serving.items())
                 if (index + rep) % 2:
                     order.reverse()
                 for name, t in order:
@@ -651,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{k}={fmt(v)}" for k, v in out.items()
                         if k in ("msgs_per_s", "mb_per_s", "p50_ms", "p99_ms", "p999_ms", "broker_cpu_s_per_gb"))
                     run_no = f" {rep + 1}/{wl.repeat}" if wl.repeat > 1 else ""
-                    print(f"  {wl.key:<26} {name:<9}{run_no} {summary}", flush=True)
+                    print(f"  {wl.key:<26} {name:<10}{run_no} {summary}", flush=True)
                     if out.get("undelivered") != 0:
                         reason = out.get("failed") or f"{out.get('undelivered')} undelivered {out.get('errors', '')}"
                         failures.append(f"{name} {wl.key}: {reason}")
@@ -661,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
                 if outs:
                     results[name][wl.key] = median_run(outs)
             if wl.key == "kafka_python_1KiB_acks1":
-                rss_after = {name: rss_mb(t.pid) for name, t in targets.items() if t.proc.poll() is None}
+                rss_after = {name: rss_mb(t.pid) for name, t in targets.items()
+                             if name not in FLOORS and t.proc.poll() is None}
         for t in targets.values():
             t.extra["cpu_s_total"] = cpu_seconds(t.pid) if t.proc.poll() is None else None
     finally:
@@ -686,6 +775,13 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print("\nratio = kpybroker / mock. Mock CPU and RSS are its whole host process (Python + librdkafka "
           "client + mock threads); the mock keeps data in memory, kpybroker writes segment files.")
+    floors, floor_lines = floor_table(results, args.quick)
+    if floors:
+        print("\nThe floor in the same runs (bench/_floor.py): a bare threaded Python server that decodes "
+              "produce requests, checks each batch's CRC and answers; floor+disk also appends every batch "
+              "to files as kpybroker's segments do (fallocate ahead, pwrite, the same write-behind). "
+              "Medians of the same alternating runs; x mock = msg/s against the mock's.")
+        print(floors)
     repeated = [wl.key for wl in workloads(args.quick) if wl.repeat > 1 and
                 any(len(results[n].get(wl.key, {}).get("runs_msgs_per_s", [])) > 1 for n in results)]
     if repeated:
@@ -695,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in results:
                 rates = results[name].get(key, {}).get("runs_msgs_per_s")
                 if rates:
-                    print(f"  {key:<26} {name:<9} " + ", ".join(f"{r:,.0f}" for r in rates) + " msg/s")
+                    print(f"  {key:<26} {name:<10} " + ", ".join(f"{r:,.0f}" for r in rates) + " msg/s")
     for name, m in micro.items():
         print(f"\n== {name} ==\n{m['output']}")
     elapsed = time.monotonic() - started
@@ -712,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": results,
         "table": [{"figure": r.label, "unit": r.unit, "kpybroker": r.kpy, "mock": r.mock, "ratio": r.ratio,
                    "target": r.target, "ok": r.ok} for r in rows],
+        "floor_table": floor_lines,
         "micro": micro, "failures": failures,
     }, indent=2))
     print(f"JSON: {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}")
