@@ -202,46 +202,41 @@ def start_kpybroker(workdir: Path, data_name: str = "kpybroker-data", cprofile: 
                   note="python -m kpybroker subprocess, writes segment files to a temp dir")
 
 
-def start_mock(workdir: Path) -> Target:
-    stderr = open(workdir / "mock.stderr", "wb")  # noqa: SIM115 - handed to the child
-    t0 = time.monotonic()
-    proc = subprocess.Popen([PY, str(HERE / "_mock.py")], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=stderr, stdin=subprocess.PIPE, env=CHILD_ENV)
-    stderr.close()
-    assert proc.stdout is not None
-    line = read_line(proc.stdout, 30)
-    if not line.startswith("MOCK "):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"mock cluster did not start: {line!r}\n{tail(workdir / 'mock.stderr')}")
-    _, bootstrap, ready_s = line.split()
-    host, port = bootstrap.rsplit(":", 1)
-    wait_accepting(host, int(port), t0 + 30, proc)
-    return Target(MOCK, proc, bootstrap, time.monotonic() - t0,
-                  note="librdkafka mock cluster inside a Python host process (one idle client)",
-                  extra={"mock_ready_in_process_s": float(ready_s)})
-
-
-def start_floor(workdir: Path, disk: bool) -> Target:
-    name = FLOOR_DISK if disk else FLOOR
+def start_announcing(workdir: Path, name: str, cmd: list[str], prefix: str) -> tuple[Target, list[str]]:
+    """Start a helper that prints one line ``<prefix> host:port ...`` once it serves
+    and lives until its stdin is closed (the mock's host, the floors); wait until it
+    accepts connections. Returns the target and the line's other fields."""
     stderr = open(workdir / f"{name}.stderr", "wb")  # noqa: SIM115 - handed to the child
-    cmd = [PY, str(HERE / "_floor.py")] + (["--dir", str(workdir / "floor-data")] if disk else [])
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.PIPE,
                             env=CHILD_ENV)
     stderr.close()
     assert proc.stdout is not None
     line = read_line(proc.stdout, 30)
-    if not line.startswith("FLOOR "):
+    if not line.startswith(prefix + " "):
         proc.kill()
         proc.wait()
         raise RuntimeError(f"{name} did not start: {line!r}\n{tail(workdir / f'{name}.stderr')}")
-    bootstrap = line.split()[1]
+    _, bootstrap, *rest = line.split()
     host, port = bootstrap.rsplit(":", 1)
     wait_accepting(host, int(port), t0 + 30, proc)
-    note = ("bare threaded Python produce sink (bench/_floor.py)"
-            + (", appends to files with kpybroker's write-behind" if disk else ", keeps nothing"))
-    return Target(name, proc, bootstrap, time.monotonic() - t0, note=note)
+    return Target(name, proc, bootstrap, time.monotonic() - t0), rest
+
+
+def start_mock(workdir: Path) -> Target:
+    target, (ready_s,) = start_announcing(workdir, MOCK, [PY, str(HERE / "_mock.py")], "MOCK")
+    target.note = "librdkafka mock cluster inside a Python host process (one idle client)"
+    target.extra["mock_ready_in_process_s"] = float(ready_s)
+    return target
+
+
+def start_floor(workdir: Path, disk: bool) -> Target:
+    name = FLOOR_DISK if disk else FLOOR
+    cmd = [PY, str(HERE / "_floor.py")] + (["--dir", str(workdir / "floor-data")] if disk else [])
+    target, _ = start_announcing(workdir, name, cmd, "FLOOR")
+    target.note = ("bare threaded Python produce sink (bench/_floor.py)"
+                   + (", appends to files with kpybroker's write-behind" if disk else ", keeps nothing"))
+    return target
 
 
 def stop(target: Target) -> None:
@@ -572,10 +567,7 @@ def fmt(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def render(rows: list[Row]) -> str:
-    header = ("figure", "unit", "kpybroker", "mock", "ratio", "target", "")
-    body = [(r.label, r.unit, fmt(r.kpy), fmt(r.mock), f"{r.ratio:.2f}x" if r.ratio is not None else "",
-             r.target, "" if r.ok is None else ("ok" if r.ok else "MISS")) for r in rows]
+def markdown_table(header: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
     widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
     out = []
     for i, line in enumerate([header, *body]):
@@ -583,6 +575,13 @@ def render(rows: list[Row]) -> str:
         if i == 0:
             out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
+
+
+def render(rows: list[Row]) -> str:
+    header = ("figure", "unit", "kpybroker", "mock", "ratio", "target", "")
+    body = [(r.label, r.unit, fmt(r.kpy), fmt(r.mock), f"{r.ratio:.2f}x" if r.ratio is not None else "",
+             r.target, "" if r.ok is None else ("ok" if r.ok else "MISS")) for r in rows]
+    return markdown_table(header, body)
 
 
 def floor_table(results: dict[str, dict[str, Any]], quick: bool) -> tuple[str, list[dict[str, Any]]]:
@@ -609,13 +608,7 @@ def floor_table(results: dict[str, dict[str, Any]], quick: bool) -> tuple[str, l
              f"{line['ratio']:.2f}x" if line["ratio"] is not None else "",
              fmt(line["cpu_s_per_gb"]), fmt(line["user_s_per_gb"]), fmt(line["sys_s_per_gb"]))
             for line in lines]
-    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
-    out = []
-    for i, row in enumerate([header, *body]):
-        out.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-        if i == 0:
-            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(out), lines
+    return markdown_table(header, body), lines
 
 
 # ------------------------------------------------------------------ main
