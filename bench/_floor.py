@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import struct
 import sys
 import threading
 import uuid
@@ -40,8 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crc32c import crc32c  # noqa: E402
-
+from kpybroker.config import BrokerConfig  # noqa: E402
+from storage.segment import _RESERVE_MAX, _libc_fallocate  # noqa: E402
 from storage.write_behind import WriteBehind  # noqa: E402
 from wire.exceptions import ProtocolError  # noqa: E402
 from wire.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse  # noqa: E402
@@ -49,24 +48,18 @@ from wire.messages.fetch import FetchRequest  # noqa: E402
 from wire.messages.metadata import MetadataRequest, MetadataResponse  # noqa: E402
 from wire.messages.produce import ProduceRequest, ProduceResponse  # noqa: E402
 from wire.protocol import decode_request, encode_response  # noqa: E402
+from wire.records import CorruptRecordError, parse_header, set_base_offset, verify_crc  # noqa: E402
 
 PARTITIONS = 4
 MAX_FRAME = 104_857_600  # Kafka's socket.request.max.bytes
 CORRUPT_MESSAGE = 2
 UNKNOWN_TOPIC_OR_PARTITION = 3
-# Record batch layout (magic 2): the fields read here and where the CRC starts.
-_PREFIX = struct.Struct(">qiiBI")  # base offset, batch length, leader epoch, magic, crc
-_COUNT = struct.Struct(">i")
-_COUNT_AT = 57
-_CRC_FROM = 21
-_BATCH_HEADER = 61
-_BASE_OFFSET = struct.Struct(">q")
-# The same as kpybroker's segments and write-behind defaults (storage/segment.py,
-# kpybroker.log.page.cache.window.bytes / .total.bytes).
-_RESERVE_STEP = 16 << 20
+# What kpybroker's segments and write-behind use by default.
+_RESERVE_STEP = _RESERVE_MAX
 _FALLOC_FL_KEEP_SIZE = 0x01
-_WINDOW = 64 << 20
-_TOTAL = 256 << 20
+_DEFAULTS = BrokerConfig()
+_WINDOW = _DEFAULTS.get("kpybroker.log.page.cache.window.bytes")
+_TOTAL = _DEFAULTS.get("kpybroker.log.page.cache.total.bytes")
 
 
 class _PartitionFile:
@@ -102,12 +95,11 @@ class FloorServer:
             directory.mkdir(parents=True, exist_ok=True)
             self.write_behind = WriteBehind(_WINDOW, total_bytes=_TOTAL)
             self.write_behind.start()
-            from storage.segment import _libc_fallocate
-
             self.fallocate = _libc_fallocate() or None
         self.lock = threading.Lock()
         self.partitions: dict[tuple[str, int], _PartitionFile] = {}
         self.topic_ids: dict[str, uuid.UUID] = {}
+        self.topic_names: dict[uuid.UUID, str] = {}  # for Produce v13, which names topics by id
         self.port = 0
 
     # -- requests ------------------------------------------------------------------
@@ -128,7 +120,10 @@ class FloorServer:
         for wanted in request.topics or []:
             name = wanted.name or ""
             with self.lock:
-                topic_id = self.topic_ids.setdefault(name, uuid.uuid4())
+                topic_id = self.topic_ids.get(name)
+                if topic_id is None:
+                    topic_id = self.topic_ids[name] = uuid.uuid4()
+                    self.topic_names[topic_id] = name
             topics.append(m.MetadataResponseTopic(name=name, topic_id=topic_id, partitions=[
                 m.MetadataResponsePartition(partition_index=p, leader_id=0, leader_epoch=0,
                                             replica_nodes=[0], isr_nodes=[0])
@@ -146,10 +141,9 @@ class FloorServer:
 
     def produce(self, request: ProduceRequest) -> ProduceResponse:
         p = ProduceResponse
-        names = {v: k for k, v in self.topic_ids.items()}
         topics = []
         for data in request.topic_data:
-            name = data.name or names.get(data.topic_id, "")
+            name = data.name or self.topic_names.get(data.topic_id, "")
             answers = []
             for part_data in data.partition_data:
                 error, base_offset = self._append(name, part_data.index, part_data.records)
@@ -165,17 +159,18 @@ class FloorServer:
         if records is None:
             return CORRUPT_MESSAGE, -1
         batch = memoryview(records).cast("B")
-        if batch.nbytes < _BATCH_HEADER:
+        try:
+            header = parse_header(batch)  # CorruptRecordError covers legacy magic too
+        except CorruptRecordError:
             return CORRUPT_MESSAGE, -1
-        _, length, _, magic, crc = _PREFIX.unpack_from(batch)
-        if magic != 2 or length + 12 != batch.nbytes or crc32c(batch[_CRC_FROM:]) != crc:
+        if header.size != batch.nbytes or not verify_crc(batch, 0, header):
             return CORRUPT_MESSAGE, -1
         with self.lock:
             part = self._partition(topic, index)
             base_offset = part.next_offset
-            part.next_offset += _COUNT.unpack_from(batch, _COUNT_AT)[0]
+            part.next_offset += header.records_count
             if part.fd >= 0:
-                _BASE_OFFSET.pack_into(batch, 0, base_offset)
+                set_base_offset(batch, 0, base_offset)
                 part.append(batch, self.fallocate)
         return 0, base_offset
 

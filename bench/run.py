@@ -242,9 +242,11 @@ def start_floor(workdir: Path, disk: bool) -> Target:
 def stop(target: Target) -> None:
     proc = target.proc
     if proc.poll() is None:
-        if target.name in (MOCK, *FLOORS) and proc.stdin is not None:
+        if proc.stdin is not None:
+            # The helpers started with a stdin pipe (the mock's host, the floors)
+            # exit at EOF on it; kpybroker gets SIGTERM.
             with contextlib.suppress(OSError):
-                proc.stdin.close()  # the host process exits at EOF on stdin
+                proc.stdin.close()
         else:
             proc.send_signal(signal.SIGTERM)
         try:
@@ -647,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="kpybroker-bench-"))
     targets: dict[str, Target] = {}
+    # The floor servers: not brokers, so outside the start-up, RSS and warm-up figures.
+    floors: dict[str, Target] = {}
     results: dict[str, dict[str, Any]] = {KPY: {}, MOCK: {}}
     rss_after: dict[str, float] = {}
     failures: list[str] = []
@@ -675,42 +679,36 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 failures.append(f"{name}: {exc}")
                 print(f"!! {name} did not start: {exc}", flush=True)
-        if args.only is None and not args.no_floor:
-            for disk in (False, True):
-                try:
-                    floor = start_floor(workdir, disk)
-                    targets[floor.name] = floor
-                    results[floor.name] = {}
-                except RuntimeError as exc:
-                    failures.append(str(exc))
-                    print(f"!! {exc}", flush=True)
         for name, t in targets.items():
-            if name in FLOORS:
-                continue
             samples = [*start_times[name], t.start_to_accept_s]
             t.extra["start_to_accept_samples_s"] = samples
             t.start_to_accept_s = statistics.median(samples)
         time.sleep(1.0)  # let start-up work (checkpoint threads, imports) settle before "idle"
         for t in targets.values():
             t.idle_rss_mb = rss_mb(t.pid)
-            if t.name in FLOORS:
-                continue
             print(f"{t.name}: {t.bootstrap}, accepting {t.start_to_accept_s:.3f} s after start (median), "
                   f"idle RSS {t.idle_rss_mb:.1f} MB", flush=True)
 
         for name, t in targets.items():
-            if name in FLOORS:
-                continue  # producers only: no consumer group to warm up
             out = run_workload(t, Workload("warmup", ["warmup"], 45), 45, None)
             if out.get("failed"):
                 # A consumer group's first request failing is a broker bug, not noise.
                 print(f"  warm-up on {name} failed: {out['failed']}", flush=True)
                 failures.append(f"{name} warm-up: {out['failed']}")
+        if args.only is None and not args.no_floor:
+            for disk in (False, True):
+                try:
+                    floor = start_floor(workdir, disk)
+                    floors[floor.name] = floor
+                    results[floor.name] = {}
+                except RuntimeError as exc:
+                    failures.append(str(exc))
+                    print(f"!! {exc}", flush=True)
         chosen = set(args.workloads.split(",")) if args.workloads else None
         for index, wl in enumerate(workloads(args.quick)):
             if chosen is not None and wl.key not in chosen:
                 continue
-            serving = {name: t for name, t in targets.items() if wl.floors or name not in FLOORS}
+            serving = {**targets, **floors} if wl.floors else targets
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in serving}
             for rep in range(wl.repeat):
                 # Alternate who goes first, so drift in the machine's load does not
@@ -742,12 +740,11 @@ def main(argv: list[str] | None = None) -> int:
                 if outs:
                     results[name][wl.key] = median_run(outs)
             if wl.key == "kafka_python_1KiB_acks1":
-                rss_after = {name: rss_mb(t.pid) for name, t in targets.items()
-                             if name not in FLOORS and t.proc.poll() is None}
-        for t in targets.values():
+                rss_after = {name: rss_mb(t.pid) for name, t in targets.items() if t.proc.poll() is None}
+        for t in [*targets.values(), *floors.values()]:
             t.extra["cpu_s_total"] = cpu_seconds(t.pid) if t.proc.poll() is None else None
     finally:
-        for t in targets.values():
+        for t in [*targets.values(), *floors.values()]:
             stop(t)
         if KPY in targets and targets[KPY].proc.returncode not in (0, None):
             failures.append(f"kpybroker exited with {targets[KPY].proc.returncode}:\n"
@@ -768,13 +765,13 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print("\nratio = kpybroker / mock. Mock CPU and RSS are its whole host process (Python + librdkafka "
           "client + mock threads); the mock keeps data in memory, kpybroker writes segment files.")
-    floors, floor_lines = floor_table(results, args.quick)
-    if floors:
+    floor_text, floor_lines = floor_table(results, args.quick)
+    if floor_text:
         print("\nThe floor in the same runs (bench/_floor.py): a bare threaded Python server that decodes "
               "produce requests, checks each batch's CRC and answers; floor+disk also appends every batch "
               "to files as kpybroker's segments do (fallocate ahead, pwrite, the same write-behind). "
               "Medians of the same alternating runs; x mock = msg/s against the mock's.")
-        print(floors)
+        print(floor_text)
     repeated = [wl.key for wl in workloads(args.quick) if wl.repeat > 1 and
                 any(len(results[n].get(wl.key, {}).get("runs_msgs_per_s", [])) > 1 for n in results)]
     if repeated:
@@ -798,6 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {n: {"bootstrap": t.bootstrap, "note": t.note, "start_to_accept_s": t.start_to_accept_s,
                         "idle_rss_mb": t.idle_rss_mb, "rss_after_produce_mb": rss_after.get(n), **t.extra}
                     for n, t in targets.items()},
+        "floors": {n: {"bootstrap": t.bootstrap, "note": t.note, **t.extra} for n, t in floors.items()},
         "workloads": results,
         "table": [{"figure": r.label, "unit": r.unit, "kpybroker": r.kpy, "mock": r.mock, "ratio": r.ratio,
                    "target": r.target, "ok": r.ok} for r in rows],
