@@ -20,7 +20,9 @@ cheap structural walk (record length prefixes must tile the records section and
 match the count), a compressed batch is trusted past its CRC unless the topic is
 compacted, ``message.timestamp.before.max.ms`` is finite, or the header's max
 timestamp is beyond ``message.timestamp.after.max.ms``. The header's max
-timestamp stands for the records' (clients compute it from them). Then base
+timestamp stands for the records' (clients compute it from them) unless it
+disagrees with the first timestamp (a first timestamp below zero, or a max below
+it): then the records are read and their max is stored, as Kafka always does. Then base
 offset and leader epoch are patched in place and, for LogAppendTime, the max
 timestamp and CRC.
 """
@@ -312,6 +314,12 @@ def _needs_records(header: RecordBatchHeader, config: LogConfig, now_ms: int) ->
         return True
     if policy.log_append_time:
         return False
+    # The header's max timestamp stands for the records' only when it agrees with the
+    # first timestamp. librdkafka sends MaxTimestamp 0 over records without timestamps
+    # (first timestamp -1); Kafka stores the records' max (-1), so retention goes by the
+    # segment file's time, where trusting the header would date the data to 1970.
+    if header.base_timestamp < 0 or header.max_timestamp < header.base_timestamp:
+        return True
     after = policy.after_max_ms
     return (
         after < LONG_MAX

@@ -12,7 +12,18 @@ from storage.config import LogConfig
 from storage.errors import StorageError
 from storage.validator import validate_and_assign_offsets, walk_uncompressed
 from wire.errors import ErrorCode
-from wire.records import InvalidRecordError, SimpleRecord, build_batch, compute_crc, parse_header
+from wire.records import (
+    COMPRESSION_GZIP,
+    COMPRESSION_NONE,
+    TIMESTAMP_CREATE_TIME,
+    InvalidRecordError,
+    SimpleRecord,
+    build_batch,
+    compute_crc,
+    parse_header,
+    set_max_timestamp,
+    verify_crc,
+)
 
 
 def _tiles(data: bytes, count: int) -> bool:
@@ -140,3 +151,34 @@ def test_walk_checks_every_prefix_byte_of_long_runs(value_size, record_index) ->
     data[pos + 1] += 1  # raw value +128: length +64
     with pytest.raises(InvalidRecordError):
         walk_uncompressed(memoryview(data), 0, parse_header(data))
+
+
+@pytest.mark.parametrize("compression", [COMPRESSION_NONE, COMPRESSION_GZIP])
+def test_records_without_timestamps_get_the_records_max_as_kafka_stores_it(compression) -> None:
+    # librdkafka's shape for messages produced with timestamp -1: first timestamp -1,
+    # records without timestamps, but MaxTimestamp 0 in the header. Kafka recomputes
+    # the max from the records (-1) and stores that, so retention goes by the file's
+    # time; keeping the header's 0 would date the batch to 1970.
+    records = [SimpleRecord(None, b"v%d" % i, timestamp=-1) for i in range(3)]
+    data = bytearray(build_batch(records, compression=compression))
+    set_max_timestamp(data, 0, TIMESTAMP_CREATE_TIME, 0)
+    assert parse_header(data).base_timestamp == -1 and parse_header(data).max_timestamp == 0
+    view, result = validate_and_assign_offsets(
+        data, config=LogConfig(), next_offset=40, leader_epoch=3, now_ms=1_700_000_000_000, origin="client"
+    )
+    stored = parse_header(view)
+    assert stored.max_timestamp == -1 and stored.timestamp_type == TIMESTAMP_CREATE_TIME
+    assert verify_crc(view, 0, stored) and stored.base_offset == 40
+    assert result.max_timestamp == -1 and result.offset_of_max_timestamp == -1
+
+
+def test_a_max_timestamp_below_the_first_is_replaced_by_the_records_max() -> None:
+    now = 1_700_000_000_000
+    records = [SimpleRecord(None, b"x", timestamp=now - 10 + i) for i in range(5)]
+    data = bytearray(build_batch(records))
+    set_max_timestamp(data, 0, TIMESTAMP_CREATE_TIME, 0)
+    view, result = validate_and_assign_offsets(
+        data, config=LogConfig(), next_offset=0, leader_epoch=0, now_ms=now, origin="client"
+    )
+    assert parse_header(view).max_timestamp == now - 6 == result.max_timestamp
+    assert verify_crc(view, 0, parse_header(view))
