@@ -113,6 +113,9 @@ class ConsumerGroup:
         self.offsets: dict = {}
         self.dead = False
         self.protocol_type = "consumer"
+        # Regexes a heartbeat brought into the group that are not resolved yet: as in
+        # Kafka, they match nothing until the coordinator resolves them asynchronously.
+        self.pending_regexes: set[str] = set()
 
     @property
     def state(self) -> ConsumerGroupState:
@@ -142,8 +145,10 @@ class ConsumerGroup:
         """Recompute the subscribed topics' ids and sizes; True (and a new epoch) if changed."""
         if all_topics is not None and any(m.subscribed_topic_regex for m in self.members.values()):
             names = all_topics()
+            pending = self.pending_regexes
             for m in self.members.values():
-                m.regex_topics = _regex_matches(m.subscribed_topic_regex, names)
+                regex = m.subscribed_topic_regex
+                m.regex_topics = set() if regex in pending else _regex_matches(regex, names)
         meta: dict[str, tuple[uuid.UUID, int]] = {}
         for topic in sorted(self.subscribed_topics()):
             found = lookup(topic)

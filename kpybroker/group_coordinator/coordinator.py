@@ -1824,6 +1824,13 @@ class GroupCoordinator:
         if subscribed_topic_regex is not None and subscribed_topic_regex != member.subscribed_topic_regex:
             member.subscribed_topic_regex = subscribed_topic_regex or None
             bump = True
+            if member.subscribed_topic_regex and not any(
+                m.subscribed_topic_regex == member.subscribed_topic_regex
+                for m in group.members.values() if m is not member
+            ):
+                # Kafka resolves a regex new to the group after answering: this
+                # heartbeat assigns the topics named literally, a later one the matches.
+                group.pending_regexes.add(member.subscribed_topic_regex)
         if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
             bump = True
         if bump:
@@ -1843,6 +1850,9 @@ class GroupCoordinator:
             code = map_offsets_append_error(ErrorCode(code))
             if code != ErrorCode.NONE:
                 return fail(code)
+        if group.pending_regexes:
+            # After this heartbeat's records, so the resolution's epoch is written later.
+            self._spawn(self._resolve_regexes, group)
         full = rebalance_timeout_ms != -1 and owned is not None and (
             subscribed_topic_names is not None or subscribed_topic_regex is not None
         )
@@ -1859,6 +1869,19 @@ class GroupCoordinator:
                                   self.config.consumer_heartbeat_interval_ms),
             assignment,
         )
+
+    async def _resolve_regexes(self, group: ConsumerGroup) -> None:
+        """Resolve the regexes heartbeats brought into ``group`` (Kafka does it off the
+        heartbeat path); a changed subscription bumps the group epoch, and members get
+        their new targets on their next heartbeats."""
+        if not group.pending_regexes or self.groups.get(group.group_id) is not group:
+            return
+        before = snapshot(group, None)
+        group.pending_regexes.clear()
+        if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
+            group.group_epoch += 1
+            group.compute_target_assignment(self._preferred_assignor(group))
+            self._persist_soon(group.group_id, changed_records(group, None, before))
 
     def _group_config_ms(self, group_id: str, name: str, default: int) -> int:
         """A consumer-protocol group's own setting of ``name`` (IncrementalAlterConfigs

@@ -174,9 +174,38 @@ async def test_regex_subscription(nursery):
                              topic_names=lambda: names)
     await nursery.start(coord.run)
     await coord.on_partition_leader(0)
+    # As in Kafka, a regex new to the group is resolved after the heartbeat that
+    # brought it: that heartbeat assigns nothing, the next one the matching topics.
     r = await coord.consumer_group_heartbeat("g", "A", 0, subscribed_topic_regex="[ab]", owned={},
                                              rebalance_timeout_ms=1000, version=1)
+    assert r.error == 0 and r.assignment == {}
+    await trio.sleep(0.01)
+    r = await coord.consumer_group_heartbeat("g", "A", r.member_epoch, owned={}, version=1)
     assert r.error == 0 and r.assignment == {T1: set(range(6)), T2: {0, 1, 2}}
+    assert coord.groups["g"].group_epoch == r.member_epoch == 2
+
+
+async def test_regex_and_names_assign_the_names_first(nursery):
+    # librdkafka's 0045_resubscribe_with_regex relies on this: subscribing to a
+    # literal topic and a new regex gets the literal topic's partitions first.
+    config = GroupConfig(num_partitions=1, initial_rebalance_delay_ms=0)
+    names = ["a", "b"]
+    coord = GroupCoordinator(config=config, log=MemoryOffsetsLog(), topic_lookup=TOPICS.get,
+                             topic_names=lambda: names)
+    await nursery.start(coord.run)
+    await coord.on_partition_leader(0)
+    r = await coord.consumer_group_heartbeat("g", "A", 0, subscribed_topic_names=["b"],
+                                             subscribed_topic_regex="^a$", owned={},
+                                             rebalance_timeout_ms=1000, version=1)
+    assert r.error == 0 and r.assignment == {T2: {0, 1, 2}}
+    await trio.sleep(0.01)
+    r = await coord.consumer_group_heartbeat("g", "A", r.member_epoch, owned=r.assignment, version=1)
+    assert r.assignment == {T1: set(range(6)), T2: {0, 1, 2}}
+    # A second member with the same regex finds it resolved: no wait.
+    r2 = await coord.consumer_group_heartbeat("g", "B", 0, subscribed_topic_regex="^a$", owned={},
+                                              rebalance_timeout_ms=1000, version=1)
+    assert r2.error == 0 and "^a$" not in coord.groups["g"].pending_regexes
+    assert coord.groups["g"].members["B"].regex_topics == {"a"}
 
 
 async def test_consumer_group_survives_reload(nursery):
