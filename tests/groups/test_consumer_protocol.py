@@ -137,3 +137,21 @@ def test_resume_across_broker_restart(broker_process):
     rest = [m.value() for m in _read(c, 2)]
     c.close()
     assert rest == [b"v3", b"v4"]
+
+
+def test_a_new_regex_is_assigned_after_the_named_topics(broker):
+    # Kafka resolves a regex new to the group after the heartbeat that brought it:
+    # librdkafka gets the literally named topic first, the regex's matches on a
+    # later heartbeat (its own 0045_resubscribe_with_regex checks this).
+    fast_heartbeats(broker)
+    for name in ("lit", "rx-a", "rx-b"):
+        broker.call(broker.broker.create_topic, name, 2, 1, {})
+    seen = []
+    c = consumer(broker, "rxg")
+    try:
+        c.subscribe(["lit", "^rx-.*"], on_assign=lambda _c, tps: seen.append({tp.topic for tp in tps}))
+        all_topics = {"lit", "rx-a", "rx-b"}
+        assert pump([c], lambda: {tp.topic for tp in c.assignment()} == all_topics), c.assignment()
+        assert [s for s in seen if s][0] == {"lit"}, seen
+    finally:
+        c.close()
