@@ -34,8 +34,11 @@ Kafka's answers to a bad peer:
   already been written);
 * ApiVersions at a version we do not know: answer ``UNSUPPORTED_VERSION`` with a
   v0 body listing our ApiVersions range (clients then retry at a version we have);
-* a handler that raises: ``UNKNOWN_SERVER_ERROR`` for that request, a logged
-  traceback, and the connection keeps serving;
+* a handler that refuses the whole request (``dispatch.RequestError``, Kafka's
+  handlers throwing ``InvalidRequestException``): that API's error response with
+  the given code, and the connection keeps serving;
+* a handler that raises anything else: ``UNKNOWN_SERVER_ERROR`` for that
+  request, a logged traceback, and the connection keeps serving;
 * a handler returning ``None`` (``acks=0`` Produce): no response at all;
 * no bytes for ``connections.max.idle.ms``: close.
 """
@@ -245,12 +248,12 @@ class Connection:
             correlation_id=header.correlation_id,
         )
         store = self.broker.metadata
-        version = store.version if store is not None else 0
+        metadata_version = store.version if store is not None else 0
         try:
             response = await entry.func(ctx, header, request)
             if response is None:
                 return None
-            if store is not None and store.version != version:
+            if store is not None and store.version != metadata_version:
                 # A request that changed the metadata (a config, a quota, ...) is not
                 # answered before the change is on disk.
                 await self.broker.save_metadata()
@@ -261,11 +264,16 @@ class Connection:
             # A handler refusing the request outright (Produce v0-v2, as Kafka 4 does).
             log.info("closing connection %s: %s", self.connection_id, exc)
             return _CLOSE
+        except dispatch.RequestError as exc:
+            log.info("refusing %s v%d from %s: %s", dispatch.api_name(api_key), version,
+                     self.connection_id, exc)
+            error_code = exc.error_code
         except Exception:
             log.exception("error handling %s v%d (correlation id %d) from %s",
                           dispatch.api_name(api_key), version, header.correlation_id, self.connection_id)
+            error_code = UNKNOWN_SERVER_ERROR
         try:
-            body = dispatch.error_response(api_key, version, request, UNKNOWN_SERVER_ERROR)
+            body = dispatch.error_response(api_key, version, request, error_code)
             return encode_response(header, body)
         except Exception:
             log.exception("cannot build an error response for %s v%d; closing %s",

@@ -43,6 +43,19 @@ class HandlerEntry:
 HANDLERS: dict[int, HandlerEntry] = {}
 
 
+class RequestError(Exception):
+    """A handler refusing a whole request with one error code.
+
+    Kafka's handlers throw (``InvalidRequestException`` and the like) and the
+    request is answered with that API's error response; the connection answers a
+    ``RequestError`` with ``error_response(..., error_code)`` the same way.
+    """
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
 def handler(api_key: int, min_version: int | None = None,
             max_version: int | None = None) -> Callable[[HandlerFunc], HandlerFunc]:
     """Register ``async def handle(ctx, header, request) -> response | None`` for
@@ -172,7 +185,13 @@ def _fill(dst: Any, dst_cls_root: type, dst_fields: list[dict[str, Any]], src: A
             sattr = _attr_for(src, f["name"])
             dattr = _attr_for(dst, f["name"])
             if sattr and dattr:
-                setattr(dst, dattr, getattr(src, sattr))
+                value = getattr(src, sattr)
+                # A name the request may leave null (Metadata v10+ topics) stays at the
+                # response field's default where that field cannot be null, as Kafka's
+                # getErrorResponse turns a null topic name into "".
+                if value is None and not _in_versions(f.get("nullableVersions", "none"), version):
+                    continue
+                setattr(dst, dattr, value)
     src_lists = _struct_list_fields(src_fields, version, src_common) if src is not None else []
     for f, sub in _struct_list_fields(dst_fields, version, dst_common):
         dattr = _attr_for(dst, f["name"])

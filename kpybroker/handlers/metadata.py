@@ -10,8 +10,11 @@ is controller and leader of everything:
 * topics: ``null`` (v1+) or an empty list in v0 means every topic; an empty list
   in v1+ means none. Per topic: ``topic_id`` (v10+), ``is_internal`` (v1+),
   partitions with leader, ``leader_epoch`` (v7+), replicas, ISR,
-  ``offline_replicas`` (v5+). Topics asked for by id (v10+) that we do not know
-  get ``UNKNOWN_TOPIC_ID``.
+  ``offline_replicas`` (v5+). Topics asked for by id (v12+) that we do not know
+  get ``UNKNOWN_TOPIC_ID``; once any topic is asked for by id, names beside the
+  ids are ignored, as in Kafka. Before v12 a null name or a topic id refuses the
+  whole request with ``INVALID_REQUEST`` on every topic (names as given, "" for
+  null).
 * an unknown topic: ``INVALID_TOPIC_EXCEPTION`` if its name is not legal;
   otherwise, when ``allow_auto_topic_creation`` (v4+; always for v0-v3) and
   ``auto.create.topics.enable`` both hold, it is created with ``num.partitions``
@@ -31,7 +34,7 @@ from typing import Any
 from kpybroker.admin_configs import topic_name_error
 from kpybroker.broker import INTERNAL_TOPICS, TopicError
 from kpybroker.context import RequestContext
-from kpybroker.dispatch import handler
+from kpybroker.dispatch import RequestError, handler
 from wire.api_keys import ApiKey
 from wire.errors import ErrorCode
 from wire.messages.metadata import MetadataRequest, MetadataResponse
@@ -110,15 +113,33 @@ async def handle(ctx: RequestContext, header: Any, request: MetadataRequest) -> 
         for t in sorted(store.topics(), key=lambda t: t.name):
             topics.append(_topic_entry(broker, t.name, include_ops))
     else:
+        if version < 12:
+            # Kafka's handler checks this before anything else and throws, so the
+            # whole request gets INVALID_REQUEST on every topic it named.
+            for wanted in request.topics:
+                if wanted.name is None:
+                    raise RequestError(ErrorCode.INVALID_REQUEST,
+                                       f"Topic name can not be null for version {version}")
+                if getattr(wanted, "topic_id", ZERO_UUID) not in (None, ZERO_UUID):
+                    raise RequestError(ErrorCode.INVALID_REQUEST,
+                                       f"Topic IDs are not supported in requests for version {version}")
+        wanted_topics = request.topics
+        if any(getattr(t, "topic_id", ZERO_UUID) not in (None, ZERO_UUID) for t in wanted_topics):
+            # Once any topic is asked for by id, Kafka answers the ids only: names
+            # given beside them are not looked up.
+            wanted_topics = [t for t in wanted_topics if t.topic_id not in (None, ZERO_UUID)]
         auto_create = bool(request.allow_auto_topic_creation) and broker.config.get("auto.create.topics.enable")
         seen: set[str] = set()
-        for wanted in request.topics:
+        unknown_ids: set[uuid.UUID] = set()
+        for wanted in wanted_topics:
             name = wanted.name
             topic_id = getattr(wanted, "topic_id", ZERO_UUID) or ZERO_UUID
-            if name is None:
+            if topic_id != ZERO_UUID or name is None:
                 found = store.get_topic_by_id(topic_id) if topic_id != ZERO_UUID else None
                 if found is None:
-                    topics.append(_error_entry(None, ErrorCode.UNKNOWN_TOPIC_ID, topic_id=topic_id))
+                    if topic_id not in unknown_ids:
+                        unknown_ids.add(topic_id)
+                        topics.append(_error_entry(None, ErrorCode.UNKNOWN_TOPIC_ID, topic_id=topic_id))
                     continue
                 name = found.name
             if name in seen:

@@ -156,6 +156,38 @@ def test_topic_ids_lookup(broker, raw_client):
     assert (missing.error_code, missing.topic_id) == (ErrorCode.UNKNOWN_TOPIC_ID, unknown)
 
 
+@pytest.mark.parametrize("version", [10, 11])
+def test_null_names_and_topic_ids_before_v12_are_invalid_requests(broker, raw_client, version):
+    # Kafka's handler throws InvalidRequestException before looking anything up: every
+    # topic of the request comes back with INVALID_REQUEST, a null name as "".
+    broker.call(broker.broker.create_topic, "named", 1, 1, {})
+    client = raw_client(broker)
+    T = MetadataRequest.MetadataRequestTopic
+    resp = client.request(MetadataRequest(topics=[T(name="named"), T(name=None)]), version)
+    assert [(t.name, t.error_code, t.partitions) for t in resp.topics] == [
+        ("named", ErrorCode.INVALID_REQUEST, []), ("", ErrorCode.INVALID_REQUEST, [])]
+    tid = broker.broker.metadata.get_topic("named").topic_id
+    resp = client.request(MetadataRequest(topics=[T(name="named", topic_id=tid)]), version)
+    assert [(t.name, t.error_code) for t in resp.topics] == [("named", ErrorCode.INVALID_REQUEST)]
+    # The connection keeps serving.
+    [ok] = client.request(_topics("named"), version).topics
+    assert (ok.name, ok.error_code, len(ok.partitions)) == ("named", 0, 1)
+
+
+def test_names_beside_topic_ids_are_ignored(broker, raw_client):
+    broker.call(broker.broker.create_topic, "by-id2", 1, 1, {})
+    broker.call(broker.broker.create_topic, "by-name2", 1, 1, {})
+    tid = broker.broker.metadata.get_topic("by-id2").topic_id
+    client = raw_client(broker)
+    T = MetadataRequest.MetadataRequestTopic
+    unknown = uuid.uuid4()
+    resp = client.request(MetadataRequest(topics=[
+        T(name="by-name2"), T(topic_id=tid, name=None), T(topic_id=unknown, name=None),
+        T(topic_id=unknown, name=None)]), 12)
+    assert sorted((t.name or "", t.error_code) for t in resp.topics) == [
+        ("", ErrorCode.UNKNOWN_TOPIC_ID), ("by-id2", 0)]
+
+
 def test_authorized_operations(broker, raw_client):
     broker.call(broker.broker.create_topic, "ops", 1, 1, {})
     client = raw_client(broker)
