@@ -6,7 +6,9 @@ kpybroker listener is PLAINTEXT: the answer is always
 DELEGATION_TOKEN_REQUEST_NOT_ALLOWED with Kafka's empty token (timestamps -1,
 empty token id and HMAC). The owner is the request's owner principal, or the
 connection's principal (User:ANONYMOUS) when none is named; v3+ also names the
-requester (the connection's principal).
+requester (the connection's principal). An owner name without a principal type
+(v3 allows a null type) fails the request as Kafka's handler does:
+UNKNOWN_SERVER_ERROR, owner and requester User:ANONYMOUS.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from wire.messages.create_delegation_token import (
     CreateDelegationTokenResponse,
 )
 
+ANONYMOUS = "User:ANONYMOUS"
+
 
 def split_principal(principal: str) -> tuple[str, str]:
     """``"User:alice"`` -> ``("User", "alice")`` (Kafka's KafkaPrincipal parts)."""
@@ -33,13 +37,19 @@ async def handle(
     ctx: Any, header: Any, request: CreateDelegationTokenRequest
 ) -> CreateDelegationTokenResponse:
     requester_type, requester_name = split_principal(ctx.principal)
+    error = ErrorCode.DELEGATION_TOKEN_REQUEST_NOT_ALLOWED
     if request.owner_principal_name:
         owner_type, owner_name = request.owner_principal_type, request.owner_principal_name
+        if owner_type is None:
+            # Kafka cannot build a principal without a type: the request fails as a
+            # whole, answered for User:ANONYMOUS (its getErrorResponse).
+            error = ErrorCode.UNKNOWN_SERVER_ERROR
+            owner_type, owner_name = requester_type, requester_name = split_principal(ANONYMOUS)
     else:
         owner_type, owner_name = requester_type, requester_name
     return CreateDelegationTokenResponse(
         throttle_time_ms=0,
-        error_code=int(ErrorCode.DELEGATION_TOKEN_REQUEST_NOT_ALLOWED),
+        error_code=int(error),
         principal_type=owner_type,
         principal_name=owner_name,
         token_requester_principal_type=requester_type,

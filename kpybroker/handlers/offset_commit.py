@@ -24,6 +24,13 @@ from wire.messages.offset_commit import OffsetCommitRequest, OffsetCommitRespons
 _ZERO_UUID = uuid.UUID(int=0)
 
 
+def _java_long(n: int) -> int:
+    """``n`` wrapped to a signed 64-bit value. Kafka adds the retention time to the
+    clock in a Java long, so a huge retention wraps to an expire time in the past
+    (the offset expires at the next check) instead of failing the commit."""
+    return (n + 2**63) % 2**64 - 2**63
+
+
 @handler(ApiKey.OFFSET_COMMIT, 0, 10)
 async def handle(ctx: Any, header: Any, request: OffsetCommitRequest) -> OffsetCommitResponse:
     version = header.request_api_version
@@ -58,7 +65,7 @@ async def handle(ctx: Any, header: Any, request: OffsetCommitRequest) -> OffsetC
                 leader_epoch=leader_epoch if leader_epoch is not None else -1,
                 metadata=p.committed_metadata if p.committed_metadata is not None else "",
                 commit_timestamp=commit_ts,
-                expire_timestamp=now + retention if retention != -1 else None,
+                expire_timestamp=_java_long(now + retention) if retention != -1 else None,
             )
         order.append((name, topic.name if version < 10 else None,
                       getattr(topic, "topic_id", _ZERO_UUID), parts))

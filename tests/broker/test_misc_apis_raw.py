@@ -584,6 +584,19 @@ async def test_create_delegation_token_not_allowed(client: AsyncRawClient, versi
         assert (resp.token_requester_principal_type, resp.token_requester_principal_name) == ("User", "ANONYMOUS")
 
 
+async def test_create_delegation_token_owner_without_type(client: AsyncRawClient) -> None:
+    # v3 lets the owner's principal type be null; Kafka cannot build that principal and
+    # answers the failed request for User:ANONYMOUS. The connection keeps serving.
+    R = CreateDelegationTokenRequest
+    req = R(owner_principal_type=None, owner_principal_name="owner", renewers=[], max_lifetime_ms=-1)
+    resp = await client.request(req, 3)
+    assert resp.error_code == ErrorCode.UNKNOWN_SERVER_ERROR
+    assert (resp.principal_type, resp.principal_name) == ("User", "ANONYMOUS")
+    assert (resp.token_requester_principal_type, resp.token_requester_principal_name) == ("User", "ANONYMOUS")
+    again = await client.request(R(owner_principal_type="User", owner_principal_name="o", renewers=[]), 3)
+    assert again.error_code == ErrorCode.DELEGATION_TOKEN_REQUEST_NOT_ALLOWED
+
+
 @pytest.mark.parametrize("version", range(3))
 async def test_renew_expire_delegation_token_not_allowed(client: AsyncRawClient, version: int) -> None:
     renew = await client.request(RenewDelegationTokenRequest(hmac=b"h", renew_period_ms=1000), version)

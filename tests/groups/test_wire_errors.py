@@ -230,6 +230,15 @@ def test_offsets_over_the_wire(gbroker, raw_client):
     assert r2.topics[0].partitions[0].error_code == 0
     stored = gbroker.run_sync(lambda: gbroker.broker.group_coordinator.groups["simple"].offsets[("u", 0)])
     assert stored.expire_timestamp == stored.commit_timestamp + 60_000
+    # A retention time past the end of a Java long wraps, as in Kafka: the commit
+    # succeeds with an expire time in the past instead of failing the request.
+    r2 = c.request(OffsetCommitRequest(group_id="v1g", generation_id_or_member_epoch=-1,
+                                       retention_time_ms=2**63 - 1, topics=[
+        OffsetCommitRequest.OffsetCommitRequestTopic(name="t", partitions=[
+            OffsetCommitRequest.OffsetCommitRequestPartition(partition_index=0, committed_offset=4)])]), 2)
+    assert r2.topics[0].partitions[0].error_code == 0
+    stored = gbroker.run_sync(lambda: gbroker.broker.group_coordinator.groups["v1g"].offsets[("t", 0)])
+    assert stored.expire_timestamp == stored.commit_timestamp + 2**63 - 1 - 2**64
     # v1 carries a commit timestamp per partition
     r1 = c.request(OffsetCommitRequest(group_id="v1g", generation_id_or_member_epoch=-1, topics=[
         OffsetCommitRequest.OffsetCommitRequestTopic(name="u", partitions=[
