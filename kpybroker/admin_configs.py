@@ -60,6 +60,10 @@ DEFAULT_SCOPE_PREFIX = "__cluster_default__:"
 MAX_TOPIC_NAME_LENGTH = 249
 _LEGAL_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 CLUSTER_METADATA_TOPIC = "__cluster_metadata"
+# Kafka's controller writes one user operation as at most this many metadata
+# records (QuorumController.MAX_RECORDS_PER_USER_OP): a topic record, its config
+# records and one record per partition all count.
+MAX_RECORDS_PER_USER_OP = 10_000
 
 
 class ResourceType(IntEnum):

@@ -6,6 +6,10 @@ UNKNOWN_TOPIC_OR_PARTITION; a count equal to or below the current partition
 count INVALID_PARTITIONS; explicit assignments must number exactly the added
 partitions and each must be non-empty, on registered brokers, without repeats
 and of the topic's replication factor (INVALID_REPLICA_ASSIGNMENT).
+The partitions added by one request count against Kafka's bound of
+``MAX_RECORDS_PER_USER_OP`` (10,000) metadata records: the topic whose partitions
+would pass it gets UNKNOWN_SERVER_ERROR with no message (the controller's
+unexpected-error answer) and none of its partitions.
 ``validate_only`` checks without changing anything; ``timeout_ms`` of zero or
 less is REQUEST_TIMED_OUT for every topic (the controller's deadline has passed).
 """
@@ -85,11 +89,16 @@ async def handle(
                     error_message="Duplicate topic name.",
                 )
             )
+    records = 0
     for topic in request.topics:
         if counts[topic.name] > 1:
             continue
         try:
             assignments = _check(broker, topic)
+            added = topic.count - len(broker.metadata.get_topic(topic.name).partitions)
+            if records + added > ac.MAX_RECORDS_PER_USER_OP:
+                raise ac.AdminError(ErrorCode.UNKNOWN_SERVER_ERROR, None)
+            records += added
             if not request.validate_only:
                 await broker.create_partitions(topic.name, topic.count, assignments)
         except ac.AdminError as exc:

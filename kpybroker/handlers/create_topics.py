@@ -16,6 +16,12 @@ ReplicationControlManager.createTopics), each failing only that topic:
    -1 meaning the broker's ``default.replication.factor`` / ``num.partitions``,
    and no more replicas than brokers (INVALID_REPLICATION_FACTOR).
 
+A request whose topics together need more than ``MAX_RECORDS_PER_USER_OP``
+(10,000) metadata records (one per topic, per config and per partition) fails as a
+whole, ``validate_only`` or not: POLICY_VIOLATION "Unable to perform excessively
+large batch operation." on every topic, nothing created, as Kafka's controller
+refuses the oversized batch.
+
 ``validate_only`` runs every check and answers as if the topic had been created
 (Kafka even includes a fresh topic id), creating nothing. From v5 a successful
 result carries the partition count, replication factor and every effective
@@ -144,6 +150,21 @@ def _success(
     )
 
 
+def _records_needed(broker: Any, topics: list[Any], duplicates: list[str], existing: set[str]) -> int:
+    """The metadata records Kafka's controller would write for the topics that pass
+    their own checks: a topic record, one per config, one per partition."""
+    total = 0
+    for topic in topics:
+        if topic.name in duplicates or topic.name in existing or ac.topic_name_error(topic.name):
+            continue
+        try:
+            num_partitions, _, _ = _plan_partitions(broker, topic)
+        except ac.AdminError:
+            continue
+        total += 1 + len(topic.configs) + num_partitions
+    return total
+
+
 @handler(ApiKey.CREATE_TOPICS)
 async def handle(ctx: Any, header: Any, request: CreateTopicsRequest) -> CreateTopicsResponse:
     broker = ctx.broker
@@ -162,6 +183,13 @@ async def handle(ctx: Any, header: Any, request: CreateTopicsRequest) -> CreateT
         seen.add(t.name)
 
     existing = ac.topic_names(broker)
+    if _records_needed(broker, request.topics, duplicates, existing) > ac.MAX_RECORDS_PER_USER_OP:
+        return CreateTopicsResponse(
+            throttle_time_ms=0,
+            topics=[_error(t.name, ErrorCode.POLICY_VIOLATION,
+                           "Unable to perform excessively large batch operation.")
+                    for t in request.topics],
+        )
 
     results: list[Any] = []
     for topic in request.topics:

@@ -344,6 +344,41 @@ async def test_create_partitions(broker: Any, client: AsyncRawClient) -> None:
     assert len(broker.metadata.get_topic("shrink").partitions) == 4
 
 
+async def test_oversized_batches_are_refused(broker: Any, client: AsyncRawClient) -> None:
+    # Kafka's controller writes one operation as at most 10,000 metadata records: a
+    # topic record, one per config and one per partition. Past that, CreateTopics
+    # fails whole (validate_only too) and creates nothing.
+    too_big = "Unable to perform excessively large batch operation."
+    for validate_only in (True, False):
+        res = await create(client, topic("big-a", 5000), topic("big-b", 4998, retention_ms="1000"),
+                           topic("small", 1), validate_only=validate_only)
+        assert {n: (r.error_code, r.error_message) for n, r in res.items()} == dict.fromkeys(
+            ["big-a", "big-b", "small"], (ErrorCode.POLICY_VIOLATION, too_big))
+    res = await create(client, topic("huge", 2**31 - 1))
+    assert res["huge"].error_code == ErrorCode.POLICY_VIOLATION
+    assert not {"big-a", "big-b", "small", "huge"} & {t.name for t in broker.metadata.topics()}
+    # Topics that fail their own checks add nothing: 9,998 + 1 + 1 records fit.
+    res = await create(client, topic("fits", 9998), topic("bad/name", 5000), topic("fits", 1, rf=0),
+                       validate_only=True)
+    assert res["fits"].error_code == ErrorCode.INVALID_REQUEST  # a duplicate name
+    res = await create(client, topic("fits", 9998), topic("bad/name", 5000), validate_only=True)
+    assert (res["fits"].error_code, res["fits"].num_partitions) == (0, 9998)
+    assert res["bad/name"].error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
+    # CreatePartitions counts the partitions it adds; the topic that would pass the
+    # bound fails alone with no message, and gets none of them.
+    await create(client, topic("grow-a", 1), topic("grow-b", 1))
+    T = CreatePartitionsRequest.CreatePartitionsTopic
+    resp = await client.request(CreatePartitionsRequest(topics=[
+        T(name="grow-a", count=6001, assignments=None), T(name="grow-b", count=4002, assignments=None),
+    ], timeout_ms=5000, validate_only=True), 3)
+    assert [(r.name, r.error_code, r.error_message) for r in resp.results] == [
+        ("grow-a", 0, None), ("grow-b", ErrorCode.UNKNOWN_SERVER_ERROR, None)]
+    resp = await client.request(CreatePartitionsRequest(topics=[
+        T(name="grow-a", count=2**31 - 1, assignments=None)], timeout_ms=5000), 3)
+    assert resp.results[0].error_code == ErrorCode.UNKNOWN_SERVER_ERROR
+    assert len(broker.metadata.get_topic("grow-a").partitions) == 1
+
+
 # -- DescribeConfigs ------------------------------------------------------------------
 
 R = DescribeConfigsRequest.DescribeConfigsResource
