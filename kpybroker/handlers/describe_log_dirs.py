@@ -1,4 +1,4 @@
-"""DescribeLogDirs (API key 35), every version wire covers.
+"""DescribeLogDirs (API key 35), v0-v4 (v5 is Kafka 4.3's).
 
 For each configured log dir (as an absolute path), the partitions stored there
 with their size in bytes, offset lag 0 (no future replicas being moved between
@@ -48,7 +48,9 @@ def _topic_partition(path: str) -> tuple[str, int] | None:
     return topic, int(part)
 
 
-@handler(ApiKey.DESCRIBE_LOG_DIRS)
+# v5 (IsCordoned, KIP-1066) came with Kafka 4.3; 4.1 advertises up to v4, and
+# kafka-python takes a broker offering v5 for 4.3.
+@handler(ApiKey.DESCRIBE_LOG_DIRS, None, 4)
 async def handle(ctx: Any, header: Any, request: DescribeLogDirsRequest) -> DescribeLogDirsResponse:
     broker = ctx.broker
     wanted: set[tuple[str, int]] | None = None

@@ -1,4 +1,4 @@
-"""OffsetCommit (key 8), v0-v10.
+"""OffsetCommit (key 8), v0-v10 implemented, v0-v9 advertised (as Kafka 4.1).
 
 Commits offsets for a group; they are visible to OffsetFetch once appended to
 __consumer_offsets. Generation -1 with an empty member id is a "simple" commit
@@ -31,7 +31,9 @@ def _java_long(n: int) -> int:
     return (n + 2**63) % 2**64 - 2**63
 
 
-@handler(ApiKey.OFFSET_COMMIT, 0, 10)
+# v10 (topics by id) is implemented, but Kafka 4.1 does not advertise it (4.2 does);
+# advertising it made clients take us for a newer release than the one we present.
+@handler(ApiKey.OFFSET_COMMIT, 0, 9)
 async def handle(ctx: Any, header: Any, request: OffsetCommitRequest) -> OffsetCommitResponse:
     version = header.request_api_version
     coord = coordinator_of(ctx)

@@ -1,4 +1,4 @@
-"""OffsetFetch (key 9), v0-v10.
+"""OffsetFetch (key 9), v0-v10 implemented, v0-v9 advertised (as Kafka 4.1).
 
 Returns a group's committed offsets: the listed partitions (-1 and empty metadata
 for those never committed), or every committed partition when topics is null
@@ -57,7 +57,9 @@ def _topic_id(store: Any, name: str) -> uuid.UUID:
     return meta.topic_id if meta is not None else _ZERO_UUID
 
 
-@handler(ApiKey.OFFSET_FETCH, 0, 10)
+# v10 (topics by id) is implemented, but Kafka 4.1 does not advertise it (4.2 does);
+# advertising it made clients take us for a newer release than the one we present.
+@handler(ApiKey.OFFSET_FETCH, 0, 9)
 async def handle(ctx: Any, header: Any, request: OffsetFetchRequest) -> OffsetFetchResponse:
     version = header.request_api_version
     coord = coordinator_of(ctx)

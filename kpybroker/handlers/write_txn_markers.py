@@ -1,4 +1,4 @@
-"""WriteTxnMarkers (API key 27), v1-v2 (Kafka 4 dropped v0).
+"""WriteTxnMarkers (API key 27), v1 (Kafka 4 dropped v0; v2 is Kafka 4.2's).
 
 The inter-broker API a coordinator uses to write commit/abort markers; here the
 coordinator writes its markers directly, and this handler serves tools and other
@@ -21,7 +21,8 @@ from wire.messages.write_txn_markers import WriteTxnMarkersRequest, WriteTxnMark
 R = WriteTxnMarkersResponse
 
 
-@handler(ApiKey.WRITE_TXN_MARKERS, 1, 2)
+# v2 (KIP-1228's per-marker TransactionVersion) came with Kafka 4.2; 4.1 advertises v1 only.
+@handler(ApiKey.WRITE_TXN_MARKERS, 1, 1)
 async def handle(ctx: Any, header: Any, request: WriteTxnMarkersRequest) -> WriteTxnMarkersResponse:
     coordinator = getattr(ctx.broker, "transaction_coordinator", None)
     rm = ctx.broker.replica_manager

@@ -260,12 +260,7 @@ def test_offsets_over_the_wire(gbroker, raw_client):
     g1, g2 = multi.groups
     assert [(p.partition_index, p.committed_offset) for p in g1.topics[0].partitions] == [(1, 8), (0, 7)]
     assert g2.error_code == 0 and g2.topics == []
-    # v10 names topics by id
-    tid = gbroker.broker.metadata.get_topic("t").topic_id
-    f10 = c.request(OffsetFetchRequest(groups=[OffsetFetchRequest.OffsetFetchRequestGroup(
-        group_id="simple", topics=[OffsetFetchRequest.OffsetFetchRequestTopics(topic_id=tid, partition_indexes=[0])])]), 10)
-    assert f10.groups[0].topics[0].topic_id == tid
-    assert f10.groups[0].topics[0].partitions[0].committed_offset == 7
+    # v10 (topics by id) is not served: Kafka 4.1, whose ranges we advertise, stops at v9.
     lg = c.request(ListGroupsRequest(states_filter=["Empty"]), 4)
     assert sorted((g.group_id, g.group_state) for g in lg.groups) == [("simple", "Empty"), ("v1g", "Empty")]
     lg5 = c.request(ListGroupsRequest(types_filter=["consumer"]), 5)
