@@ -247,7 +247,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
     _d("node.id", INT, -1, "This node's id.", **_RO),
     _d("broker.rack", STRING, None, "Rack of this broker.", **_RO),
     _d("listeners", LIST, "PLAINTEXT://localhost:9092", "Listeners as NAME://host:port, comma separated."),
-    _d("advertised.listeners", LIST, None, "Listeners handed to clients in Metadata (default: listeners)."),
+    # Read-only since Kafka 4.0 (KAFKA-18405): KRaft brokers cannot change it dynamically.
+    _d("advertised.listeners", LIST, None, "Listeners handed to clients in Metadata (default: listeners).",
+       **_RO),
     _d("listener.security.protocol.map", STRING,
        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
        "Listener name to security protocol."),
