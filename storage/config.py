@@ -170,8 +170,9 @@ class LogConfig:
             raise ValueError("max.message.bytes must be non-negative")
         if self.message_timestamp_type not in ("CreateTime", "LogAppendTime"):
             raise ValueError("message.timestamp.type must be CreateTime or LogAppendTime")
-        policies = self.cleanup_policies
-        if not policies or not policies <= {"delete", "compact"}:
+        # Kafka validates each item but allows the empty list: such a topic has neither
+        # time/size retention nor compaction (only the log start offset trims it).
+        if not self.cleanup_policies <= {"delete", "compact"}:
             raise ValueError("cleanup.policy must be a list of delete and/or compact")
         if self.compression_type not in (
             "producer",

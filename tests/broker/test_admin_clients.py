@@ -424,3 +424,31 @@ def test_kafka_python_admin(broker: Any) -> None:
         assert result
     finally:
         client.close()
+
+
+def test_confluent_empty_cleanup_policy_accepted(broker: Any) -> None:
+    """Kafka's cleanup.policy is a list whose items must be delete or compact, but the
+    list may be empty (neither time/size retention nor compaction; only DeleteRecords'
+    log start offset removes data). Subtracting ``delete`` from the default leaves it
+    empty; confluent-kafka-python's integration test_incremental_alter_configs expects
+    that to succeed and DescribeConfigs to report ``cleanup.policy=""``."""
+    a = admin(broker)
+    fs = a.create_topics([NewTopic("empty-policy-new", 1, 1, config={"cleanup.policy": ""}),
+                          NewTopic("empty-policy", 1, 1)])
+    assert {n: error_code(f) for n, f in fs.items()} == {
+        "empty-policy-new": ErrorCode.NONE, "empty-policy": ErrorCode.NONE}
+    sub = ConfigResource(ResourceType.TOPIC, "empty-policy", incremental_configs=[
+        ConfigEntry("cleanup.policy", "delete", incremental_operation=AlterConfigOpType.SUBTRACT)])
+    assert error_code(a.incremental_alter_configs([sub])[sub]) == ErrorCode.NONE
+    for name in ("empty-policy", "empty-policy-new"):
+        res = ConfigResource(ResourceType.TOPIC, name)
+        configs = a.describe_configs([res])[res].result(timeout=TIMEOUT)
+        assert (configs["cleanup.policy"].value, configs["cleanup.policy"].source) == (
+            "", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+    # Still a working topic; DeleteRecords needs ``delete`` in the policy, as in Kafka.
+    produce(broker, "empty-policy", 3)
+    fs = a.delete_records([TopicPartition("empty-policy", 0, 1)])
+    assert error_code(next(iter(fs.values()))) == ErrorCode.POLICY_VIOLATION
+    # An item other than delete/compact is still refused.
+    bad = ConfigResource(ResourceType.TOPIC, "empty-policy", set_config={"cleanup.policy": "delete,keep"})
+    assert error_code(a.alter_configs([bad])[bad]) == ErrorCode.INVALID_CONFIG
