@@ -386,6 +386,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _table([
        "Heartbeat interval handed to consumer-protocol (KIP-848) members.", validator=at_least(1), **_RO),
     _d("group.consumer.max.size", INT, INT_MAX, "Largest number of members in a consumer-protocol group.",
        validator=at_least(1), **_RO),
+    _d("group.consumer.migration.policy", STRING, "bidirectional",
+       "Whether groups with members may switch between the classic and consumer protocols: "
+       "disabled, upgrade, downgrade or bidirectional.",
+       validator=one_of("disabled", "upgrade", "downgrade", "bidirectional", case_insensitive=True), **_RO),
     # The bounds of the per-group configs (GROUP_CONFIGS), as Kafka's GroupCoordinatorConfig.
     _d("group.consumer.min.session.timeout.ms", INT, 45_000,
        "Smallest consumer.session.timeout.ms a group may be given.", validator=at_least(1), **_RO),

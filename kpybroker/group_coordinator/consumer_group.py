@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import records as rec
+from .migration import ClassicMemberMetadata
 
 Assignment = dict[uuid.UUID, set[int]]
 # topic name -> (topic id, partition count), None when the topic does not exist
@@ -64,6 +65,9 @@ class ConsumerGroupMember:
     assigned: Assignment = field(default_factory=dict)
     pending_revocation: Assignment = field(default_factory=dict)
     last_sent: Assignment | None = None
+    # set for a member that speaks the classic protocol (JoinGroup/SyncGroup/Heartbeat)
+    # inside this group, after an online upgrade or a classic join (KIP-848 migration)
+    classic: ClassicMemberMetadata | None = None
 
     def topics(self) -> set[str]:
         """Every topic this member subscribes to, by name or by its regex."""
@@ -299,8 +303,9 @@ STATE_CODES = {
 
 
 def _member_meta(m: ConsumerGroupMember) -> tuple:
+    classic = None if m.classic is None else (m.classic.session_timeout_ms, tuple(m.classic.protocols))
     return (m.instance_id, m.rack_id, m.client_id, m.client_host, sorted(m.subscribed_topic_names),
-            m.subscribed_topic_regex, m.rebalance_timeout_ms, m.server_assignor)
+            m.subscribed_topic_regex, m.rebalance_timeout_ms, m.server_assignor, classic)
 
 
 def _member_assignment(m: ConsumerGroupMember) -> tuple:

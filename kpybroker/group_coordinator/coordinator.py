@@ -23,7 +23,12 @@ succeeded.
 Groups of the new consumer protocol (KIP-848, `consumer_group.py`) live in the same
 table: ConsumerGroupHeartbeat computes their assignment on the broker, and their
 epochs, members and assignments are written with Kafka's record schemas (key
-versions 3-8) so they too survive a restart. An empty group may switch protocol.
+versions 3-8) so they too survive a restart. An empty group may switch protocol;
+one with members migrates online as in Kafka 4 (`migration.py`,
+group.consumer.migration.policy): a consumer-protocol heartbeat upgrades a classic
+group whose classic members stay on, speaking JoinGroup/SyncGroup/Heartbeat to the
+consumer group, and when its last consumer-protocol member leaves it is downgraded
+to a classic group that rebalances.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from .consumer_group import (
     snapshot,
 )
 from .group import (
+    CONSUMER_PROTOCOL_TYPE,
     ClassicGroup,
     ClassicGroupMember,
     GroupState,
@@ -61,6 +67,17 @@ from .group import (
     Waiter,
 )
 from .hashing import partition_for
+from .migration import (
+    ClassicMemberMetadata,
+    decode_assignment,
+    decode_subscription,
+    downgrade_enabled,
+    embedded_version,
+    encode_assignment,
+    to_ids,
+    to_names,
+    upgrade_enabled,
+)
 from .storage import GROUP_METADATA_TOPIC, MemoryOffsetsLog, OffsetsLog, ReplicaManagerOffsetsLog
 from .timers import TimerQueue
 
@@ -98,6 +115,7 @@ class GroupConfig:
     consumer_heartbeat_interval_ms: int = 5000
     consumer_max_size: int = 2_147_483_647
     consumer_assignors: tuple[str, ...] = ("uniform", "range")
+    consumer_migration_policy: str = "bidirectional"
 
     @classmethod
     def from_broker_config(cls, config: Any) -> GroupConfig:
@@ -135,7 +153,19 @@ class GroupConfig:
                 "group.consumer.heartbeat.interval.ms", d.consumer_heartbeat_interval_ms
             ),
             consumer_max_size=get("group.consumer.max.size", d.consumer_max_size),
+            consumer_migration_policy=_get_str(config, "group.consumer.migration.policy",
+                                               d.consumer_migration_policy),
         )
+
+
+def _get_str(config: Any, name: str, default: str) -> str:
+    if config is None:
+        return default
+    try:
+        value = config.get(name)
+    except (KeyError, AttributeError, ValueError):
+        return default
+    return default if value is None else str(value).lower()
 
 
 @dataclass(slots=True)
@@ -432,6 +462,10 @@ class GroupCoordinator:
                 subscribed_topic_regex=value.subscribed_topic_regex,
                 server_assignor=value.server_assignor,
             )
+            cmm = value.classic_member_metadata
+            if cmm is not None:
+                m.classic = ClassicMemberMetadata(
+                    cmm.session_timeout_ms, [(p.name, bytes(p.metadata)) for p in cmm.supported_protocols])
             cur = per.get((rec.CG_CURRENT_MEMBER_ASSIGNMENT, member_id))
             if cur is not None:
                 m.member_epoch = cur.member_epoch
@@ -547,7 +581,10 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if isinstance(group, ConsumerGroup):
             if group.members:
-                return JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id)
+                return await self._classic_join_consumer_group(
+                    group, member_id, group_instance_id, client_id, client_host,
+                    rebalance_timeout_ms, session_timeout_ms, protocol_type, protocols,
+                    require_known_member_id)
             group = self._replace_with_classic(group)
         if group is None:
             if not is_unknown:
@@ -1142,6 +1179,10 @@ class GroupCoordinator:
             return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS)
         if error is not None:
             return SyncResult(error)
+        cgroup = self.groups.get(group_id)
+        if isinstance(cgroup, ConsumerGroup):
+            return self._classic_sync_consumer_group(
+                cgroup, generation_id, member_id, group_instance_id, protocol_type, protocol_name)
         group = self._classic(group_id)
         if group is None:
             return SyncResult(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -1237,6 +1278,9 @@ class GroupCoordinator:
             return ErrorCode.NONE  # the member keeps going until the group is back
         if error is not None:
             return error
+        cgroup = self.groups.get(group_id)
+        if isinstance(cgroup, ConsumerGroup):
+            return self._classic_heartbeat_consumer_group(cgroup, member_id, group_instance_id, generation_id)
         group = self._classic(group_id)
         if group is None:
             return ErrorCode.UNKNOWN_MEMBER_ID
@@ -1261,6 +1305,9 @@ class GroupCoordinator:
         error = self._validate(group_id)
         if error is not None:
             return error, []
+        cgroup = self.groups.get(group_id)
+        if isinstance(cgroup, ConsumerGroup):
+            return ErrorCode.NONE, [self._classic_leave_consumer_group(cgroup, mid, iid) for mid, iid in members]
         group = self._classic(group_id)
         if group is None:
             return ErrorCode.NONE, [ErrorCode.UNKNOWN_MEMBER_ID for _ in members]
@@ -1326,6 +1373,12 @@ class GroupCoordinator:
             cmember = group.members.get(member_id)
             if cmember is None:
                 return all_(ErrorCode.UNKNOWN_MEMBER_ID)
+            if cmember.classic is not None:
+                # a classic member commits with its generation (its member epoch), in
+                # any version, and a stale one is an illegal generation as in a classic group
+                if generation_id != cmember.member_epoch:
+                    return all_(ErrorCode.ILLEGAL_GENERATION)
+                return await self._store_offsets(group, offsets)
             if api_version < 9:
                 # members of the new protocol commit with their member epoch, from v9 on
                 return all_(ErrorCode.UNSUPPORTED_VERSION)
@@ -1729,14 +1782,21 @@ class GroupCoordinator:
         if error is not None:
             return fail(error)
         group = self.groups.get(group_id)
+        upgrade_records: list[tuple[bytes, bytes | None]] = []
         if isinstance(group, ClassicGroup):
-            if group.members or group.pending_members:
-                return fail(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
-            self._cancel_group_timers(group)
-            cg = ConsumerGroup(group_id)
-            cg.offsets = group.offsets
-            self.groups[group_id] = cg
-            group = cg
+            if group.members:
+                # Kafka 4 upgrades a classic group with members online, its classic
+                # members staying on (group.consumer.migration.policy)
+                upgraded = self._upgrade_to_consumer_group(group) if member_epoch == 0 else None
+                if upgraded is None:
+                    return fail(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
+                group, upgrade_records = upgraded
+            else:
+                self._cancel_group_timers(group)
+                cg = ConsumerGroup(group_id)
+                cg.offsets = group.offsets
+                self.groups[group_id] = cg
+                group = cg
         if group is None:
             if member_epoch != 0:
                 return fail(ErrorCode.GROUP_ID_NOT_FOUND, f"Consumer group {group_id} not found.")
@@ -1843,7 +1903,7 @@ class GroupCoordinator:
             self._schedule_revocation_deadline(group, member)
         else:
             self.timers.cancel(("cg-revoke", group.group_id, member.member_id))
-        records = before_tombstones + changed_records(group, member, before)
+        records = upgrade_records + before_tombstones + changed_records(group, member, before)
         if records:
             now = self.now_ms()
             code = await self.log.append(self.partition_for(group_id), records, now)
@@ -1930,6 +1990,9 @@ class GroupCoordinator:
     def _remove_consumer_member(self, group: ConsumerGroup, member_id: str) -> None:
         if member_id not in group.members:
             return
+        if self._can_downgrade(group, member_id):
+            self._downgrade_to_classic_group(group, member_id)
+            return
         before = snapshot(group, None)
         member = group.members.pop(member_id)
         if member.instance_id is not None and group.static_members.get(member.instance_id) == member_id:
@@ -1952,9 +2015,14 @@ class GroupCoordinator:
                 log.info("consumer group member %s of %s timed out", member_id, group.group_id)
                 self._remove_consumer_member(group, member_id)
 
-        self.timers.schedule(("cg-session", group.group_id, member_id),
-                             self._group_config_ms(group.group_id, "consumer.session.timeout.ms",
-                                                   self.config.consumer_session_timeout_ms), fire)
+        member = group.members.get(member_id)
+        if member is not None and member.classic is not None:
+            # a classic member keeps the session timeout it joined with
+            timeout = member.classic.session_timeout_ms
+        else:
+            timeout = self._group_config_ms(group.group_id, "consumer.session.timeout.ms",
+                                            self.config.consumer_session_timeout_ms)
+        self.timers.schedule(("cg-session", group.group_id, member_id), timeout, fire)
 
     def _schedule_revocation_deadline(self, group: ConsumerGroup, member: ConsumerGroupMember) -> None:
         key = ("cg-revoke", group.group_id, member.member_id)
@@ -1971,6 +2039,319 @@ class GroupCoordinator:
                 self._remove_consumer_member(group, member_id)
 
         self.timers.schedule(key, member.rebalance_timeout_ms, fire)
+
+    # ------------------------------------------------------------------ online migration
+
+    def _names_by_id(self, group: ConsumerGroup, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        names = {tid: name for name, (tid, _) in group.subscription_metadata.items()}
+        if any(t not in names for t in ids):
+            for name in self._topic_names():
+                found = self._topic_lookup(name)
+                if found is not None:
+                    names.setdefault(found[0], name)
+        return names
+
+    def _embedded_assignment(self, group: ConsumerGroup, version: int, assignment: Assignment) -> bytes:
+        """``assignment`` as a classic member's SyncGroup assignment, at its protocol version."""
+        return encode_assignment(version, to_names(assignment, self._names_by_id(group, assignment)))
+
+    def _upgrade_to_consumer_group(
+        self, classic: ClassicGroup
+    ) -> tuple[ConsumerGroup, list[tuple[bytes, bytes | None]]] | None:
+        """Kafka's online upgrade: the classic group becomes a consumer-protocol group
+        whose classic members keep their last assignment at the classic generation as
+        member epoch. None when Kafka would refuse (policy, protocol type, size, or
+        embedded protocol data it cannot read)."""
+        if not upgrade_enabled(self.config.consumer_migration_policy) or not classic.is_consumer_group():
+            return None
+        if len(classic.members) > self.config.consumer_max_size:
+            return None
+        generation = classic.generation_id
+        cg = ConsumerGroup(classic.group_id)
+        cg.offsets = classic.offsets
+        cg.group_epoch = cg.assignment_epoch = generation
+        try:
+            for m in classic.members.values():
+                protocol = classic.protocol_name if classic.protocol_name in m.protocol_names() else (
+                    m.protocol_names()[0])
+                sub = decode_subscription(m.metadata(protocol))
+                assigned = to_ids(decode_assignment(bytes(m.assignment)), self._topic_lookup)
+                member = ConsumerGroupMember(
+                    m.member_id,
+                    instance_id=m.group_instance_id,
+                    rack_id=sub.rack_id,
+                    client_id=m.client_id,
+                    client_host=m.client_host,
+                    rebalance_timeout_ms=m.rebalance_timeout_ms,
+                    subscribed_topic_names=list(sub.topics),
+                    member_epoch=generation,
+                    previous_member_epoch=generation,
+                    assigned=assigned,
+                    classic=ClassicMemberMetadata(m.session_timeout_ms, [(n, bytes(md)) for n, md in m.protocols]),
+                )
+                cg.members[member.member_id] = member
+                if member.instance_id is not None:
+                    cg.static_members[member.instance_id] = member.member_id
+                cg.target[member.member_id] = {t: set(ps) for t, ps in assigned.items()}
+        except (ValueError, IndexError, KeyError) as exc:
+            log.info("cannot upgrade classic group %s: %s", classic.group_id, exc)
+            return None
+        # members waiting in a rebalance rejoin the new group
+        self._abort_group_waiters(classic, ErrorCode.REBALANCE_IN_PROGRESS)
+        self._cancel_group_timers(classic)
+        if not classic.is_in(GroupState.DEAD):
+            # stale timers and waiters of the old group object see it is gone
+            classic.transition_to(GroupState.DEAD, self.now_ms())
+        self.groups[classic.group_id] = cg
+        for member_id in cg.members:
+            self._schedule_consumer_session(cg, member_id)
+        log.info("upgraded classic group %s to a consumer group", classic.group_id)
+        gid = cg.group_id
+        records: list[tuple[bytes, bytes | None]] = [(rec.group_metadata_key(gid), None)]
+        empty = snapshot(ConsumerGroup(gid), None)
+        for member in cg.members.values():
+            records.append((rec.cg_key(rec.CG_MEMBER_METADATA, gid, member.member_id),
+                            rec.cg_member_metadata_value(member)))
+        records += [r for r in changed_records(cg, None, empty)
+                    if r[0] != rec.cg_key(rec.CG_PARTITION_METADATA, gid)]
+        for member in cg.members.values():
+            records.append(current_assignment_record(gid, member))
+        return cg, records
+
+    def _can_downgrade(self, group: ConsumerGroup, leaving_id: str) -> bool:
+        """Kafka downgrades when the member leaving is the last one on the consumer
+        protocol and classic members remain."""
+        others = [m for mid, m in group.members.items() if mid != leaving_id]
+        if not others or any(m.classic is None for m in others):
+            return False
+        if not downgrade_enabled(self.config.consumer_migration_policy):
+            return False
+        return len(others) <= self.config.max_size
+
+    def _downgrade_to_classic_group(self, group: ConsumerGroup, leaving_id: str) -> None:
+        """Kafka's online downgrade: the remaining classic members form a classic group at
+        the group epoch, holding their target assignments, and a rebalance starts."""
+        gid = group.group_id
+        now = self.now_ms()
+        classic = ClassicGroup(gid, GroupState.STABLE, now)
+        classic.generation_id = group.group_epoch
+        classic.offsets = group.offsets
+        for mid, m in group.members.items():
+            if mid == leaving_id:
+                continue
+            assert m.classic is not None
+            classic.add(ClassicGroupMember(
+                mid, m.instance_id, m.client_id, m.client_host, m.rebalance_timeout_ms,
+                m.classic.session_timeout_ms, CONSUMER_PROTOCOL_TYPE, list(m.classic.protocols)))
+        classic.protocol_name = classic.select_protocol()
+        classic.subscribed_topics = classic.compute_subscribed_topics()
+        assignment: dict[str, bytes] = {}
+        for cm in classic.members.values():
+            version = embedded_version(cm.metadata(classic.protocol_name))
+            cm.assignment = self._embedded_assignment(group, version, group.target.get(cm.member_id, {}))
+            assignment[cm.member_id] = cm.assignment
+        records: list[tuple[bytes, bytes | None]] = []
+        for mid in group.members:
+            records += member_tombstones(gid, mid)
+        records += [(rec.cg_key(rec.CG_TARGET_ASSIGNMENT_METADATA, gid), None),
+                    (rec.cg_key(rec.CG_PARTITION_METADATA, gid), None),
+                    (rec.cg_key(rec.CG_METADATA, gid), None),
+                    (rec.group_metadata_key(gid), rec.group_metadata_value(classic, assignment, now))]
+        self._cancel_group_timers(group)
+        group.dead = True
+        self.groups[gid] = classic
+        log.info("downgraded consumer group %s to a classic group", gid)
+        self._persist_soon(gid, records)
+        for cm in classic.members.values():
+            self._schedule_heartbeat(classic, cm)
+        self._prepare_rebalance(classic)
+
+    def _supports_classic_protocols(
+        self, group: ConsumerGroup, protocol_type: str, protocols: list[tuple[str, bytes]]
+    ) -> bool:
+        """Kafka's rule: the consumer protocol type, and a protocol every classic member has."""
+        if protocol_type != CONSUMER_PROTOCOL_TYPE or not protocols:
+            return False
+        classic = [m.classic for m in group.members.values() if m.classic is not None]
+        return any(all(name in (n for n, _ in c.protocols) for c in classic) for name, _ in protocols)
+
+    async def _classic_join_consumer_group(
+        self,
+        group: ConsumerGroup,
+        member_id: str,
+        instance_id: str | None,
+        client_id: str,
+        client_host: str,
+        rebalance_timeout_ms: int,
+        session_timeout_ms: int,
+        protocol_type: str,
+        protocols: list[tuple[str, bytes]],
+        require_known_member_id: bool,
+    ) -> JoinResult:
+        """A classic JoinGroup to a consumer-protocol group with members: the member is
+        assigned by the broker like any other and answered at once, as a follower."""
+        protocols = [(name, bytes(meta)) for name, meta in protocols]
+        gid = group.group_id
+        is_unknown = member_id == UNKNOWN_MEMBER_ID
+        if is_unknown:
+            member_id = str(uuid.uuid4())
+        if member_id not in group.members and len(group.members) >= self.config.consumer_max_size:
+            return JoinResult(ErrorCode.GROUP_MAX_SIZE_REACHED, member_id)
+        if not self._supports_classic_protocols(group, protocol_type, protocols):
+            return JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id)
+        if is_unknown and require_known_member_id and instance_id is None:
+            # the member id is handed out and used on the next JoinGroup
+            return JoinResult(ErrorCode.MEMBER_ID_REQUIRED, member_id)
+        try:
+            sub = decode_subscription(protocols[0][1])
+        except ValueError:
+            # Kafka fails such a join with an internal error (IllegalStateException)
+            return JoinResult(ErrorCode.UNKNOWN_SERVER_ERROR, member_id)
+        before = snapshot(group, member_id if member_id in group.members else None)
+        before_tombstones: list[tuple[bytes, bytes | None]] = []
+        member = group.members.get(member_id)
+        bump = False
+        if instance_id is not None:
+            current = group.static_members.get(instance_id)
+            if current is not None and current != member_id:
+                if not is_unknown:
+                    return JoinResult(ErrorCode.FENCED_INSTANCE_ID, member_id)
+                old = group.members.get(current)
+                if old is not None and old.classic is None:
+                    return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
+                if old is not None:
+                    # the restarted static member takes over its old place and partitions
+                    del group.members[current]
+                    self._cancel_group_timers_for(group, current)
+                    before_tombstones = member_tombstones(gid, current)
+                    old.member_id = member_id
+                    group.members[member_id] = old
+                    if current in group.target:
+                        group.target[member_id] = group.target.pop(current)
+                    member = old
+                group.static_members[instance_id] = member_id
+        if member is None:
+            member = ConsumerGroupMember(member_id, instance_id=instance_id)
+            group.members[member_id] = member
+            if instance_id is not None:
+                group.static_members[instance_id] = member_id
+            bump = True
+        elif member.classic is None:
+            return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
+        member.classic = ClassicMemberMetadata(session_timeout_ms, protocols)
+        member.client_id = client_id
+        member.client_host = client_host
+        if sub.rack_id is not None:
+            member.rack_id = sub.rack_id
+        if rebalance_timeout_ms != -1:
+            member.rebalance_timeout_ms = rebalance_timeout_ms
+        member.server_assignor = None
+        if sorted(sub.topics) != sorted(member.subscribed_topic_names):
+            member.subscribed_topic_names = list(sub.topics)
+            bump = True
+        if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
+            bump = True
+        if bump:
+            group.group_epoch += 1
+        if group.group_epoch > group.assignment_epoch:
+            group.compute_target_assignment(self._preferred_assignor(group))
+        # what the member owns is what its subscription says (nothing for eager clients,
+        # which give everything up before they rejoin)
+        group.reconcile(member, to_ids(sub.owned, self._topic_lookup))
+        self._schedule_consumer_session(group, member.member_id)
+        if member.state is MemberState.UNREVOKED_PARTITIONS:
+            self._schedule_revocation_deadline(group, member)
+        else:
+            self.timers.cancel(("cg-revoke", gid, member.member_id))
+        records = before_tombstones + changed_records(group, member, before)
+        if records:
+            code = await self.log.append(self.partition_for(gid), records, self.now_ms())
+            code = map_offsets_append_error(ErrorCode(code))
+            if code != ErrorCode.NONE:
+                return JoinResult(code, member_id)
+        return JoinResult(
+            ErrorCode.NONE,
+            member.member_id,
+            generation_id=member.member_epoch,
+            protocol_type=CONSUMER_PROTOCOL_TYPE,
+            protocol_name=member.classic.first_protocol(),
+        )
+
+    def _classic_member(
+        self, group: ConsumerGroup, member_id: str, instance_id: str | None
+    ) -> tuple[ErrorCode, ConsumerGroupMember | None]:
+        """The classic member a SyncGroup/Heartbeat/LeaveGroup names, as Kafka validates it."""
+        if instance_id is not None:
+            mid = group.static_members.get(instance_id)
+            member = group.members.get(mid) if mid is not None else None
+            if member is None:
+                return ErrorCode.UNKNOWN_MEMBER_ID, None
+            if member_id != UNKNOWN_MEMBER_ID and member.member_id != member_id:
+                return ErrorCode.FENCED_INSTANCE_ID, None
+        else:
+            member = group.members.get(member_id)
+        if member is None or member.classic is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID, None
+        return ErrorCode.NONE, member
+
+    def _classic_sync_consumer_group(
+        self,
+        group: ConsumerGroup,
+        generation_id: int,
+        member_id: str,
+        instance_id: str | None,
+        protocol_type: str | None,
+        protocol_name: str | None,
+    ) -> SyncResult:
+        error, member = self._classic_member(group, member_id, instance_id)
+        if member is None:
+            return SyncResult(error)
+        assert member.classic is not None
+        if generation_id != member.member_epoch:
+            return SyncResult(ErrorCode.ILLEGAL_GENERATION)
+        if (protocol_type is not None and protocol_type != CONSUMER_PROTOCOL_TYPE) or (
+            protocol_name is not None and protocol_name != member.classic.first_protocol()
+        ):
+            return SyncResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        if group.group_epoch > member.member_epoch and member.state is not MemberState.UNREVOKED_PARTITIONS:
+            return SyncResult(ErrorCode.REBALANCE_IN_PROGRESS)
+        self._schedule_consumer_session(group, member.member_id)
+        return SyncResult(
+            ErrorCode.NONE,
+            CONSUMER_PROTOCOL_TYPE,
+            member.classic.first_protocol(),
+            self._embedded_assignment(group, member.classic.version(), member.assigned),
+        )
+
+    def _classic_heartbeat_consumer_group(
+        self, group: ConsumerGroup, member_id: str, instance_id: str | None, generation_id: int
+    ) -> ErrorCode:
+        error, member = self._classic_member(group, member_id, instance_id)
+        if member is None:
+            return error
+        if generation_id != member.member_epoch:
+            return ErrorCode.ILLEGAL_GENERATION
+        self._schedule_consumer_session(group, member.member_id)
+        # rejoin when the group moved on, when partitions must be given up, or when
+        # partitions it waits for have been released
+        if member.member_epoch < group.group_epoch or member.state is MemberState.UNREVOKED_PARTITIONS:
+            return ErrorCode.REBALANCE_IN_PROGRESS
+        if member.state is MemberState.UNRELEASED_PARTITIONS:
+            wanted = {t: ps - member.assigned.get(t, set())
+                      for t, ps in group.target.get(member.member_id, {}).items()}
+            others = group.owned_by_others(member.member_id)
+            if not any(ps & others.get(t, set()) for t, ps in wanted.items()):
+                return ErrorCode.REBALANCE_IN_PROGRESS
+        return ErrorCode.NONE
+
+    def _classic_leave_consumer_group(
+        self, group: ConsumerGroup, member_id: str, instance_id: str | None
+    ) -> ErrorCode:
+        error, member = self._classic_member(group, member_id, instance_id)
+        if member is None:
+            return error
+        self._remove_consumer_member(group, member.member_id)
+        return ErrorCode.NONE
 
     def consumer_group_describe(self, group_id: str) -> tuple[ErrorCode, str | None, ConsumerGroup | None]:
         """ConsumerGroupDescribe for one group."""

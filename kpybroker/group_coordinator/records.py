@@ -219,8 +219,20 @@ def cg_member_metadata_value(m: object) -> bytes:
         subscribed_topic_regex=m.subscribed_topic_regex,  # type: ignore[attr-defined]
         rebalance_timeout_ms=m.rebalance_timeout_ms,  # type: ignore[attr-defined]
         server_assignor=m.server_assignor,  # type: ignore[attr-defined]
-        classic_member_metadata=None,
+        classic_member_metadata=_classic_metadata(m.classic),  # type: ignore[attr-defined]
     ))
+
+
+def _classic_metadata(classic: object) -> object:
+    """A classic member's session timeout and JoinGroup protocols, or None."""
+    if classic is None:
+        return None
+    V = ConsumerGroupMemberMetadataValue
+    return V.ClassicMemberMetadata(
+        session_timeout_ms=classic.session_timeout_ms,  # type: ignore[attr-defined]
+        supported_protocols=[V.ClassicProtocol(name=n, metadata=meta)
+                             for n, meta in classic.protocols],  # type: ignore[attr-defined]
+    )
 
 
 def cg_target_metadata_value(assignment_epoch: int) -> bytes:

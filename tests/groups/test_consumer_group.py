@@ -114,15 +114,19 @@ async def test_heartbeat_errors(nursery):
     v0 = await coord.consumer_group_heartbeat("g", "", 0, subscribed_topic_names=["a"], owned={},
                                               rebalance_timeout_ms=1000, version=0)
     assert v0.error == 0 and v0.member_id
-    # a classic group with members is not a consumer group
+    # a classic group with members whose metadata is no consumer subscription cannot be
+    # upgraded online, so it is not a consumer group
     await coord.join_group("c", "", None, "c", "/h", 1000, 10_000, "consumer", [("range", b"")],
                            require_known_member_id=False)
     r = await coord.consumer_group_heartbeat("c", "A", 0, subscribed_topic_names=["a"], owned={},
                                              rebalance_timeout_ms=1, version=1)
     assert r.error == ErrorCode.GROUP_ID_NOT_FOUND
-    # and classic requests cannot join a consumer group that has members
-    j = await coord.join_group("g", "", None, "c", "/h", 1000, 10_000, "consumer", [("range", b"")])
+    # classic members may join a consumer group that has members, but only with the
+    # consumer protocol type
+    j = await coord.join_group("g", "", None, "c", "/h", 1000, 10_000, "connect", [("range", b"")])
     assert j.error == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+    j = await coord.join_group("g", "", None, "c", "/h", 1000, 10_000, "consumer", [("range", b"")])
+    assert j.error == ErrorCode.MEMBER_ID_REQUIRED
 
 
 async def test_offsets_with_member_epochs(nursery):
@@ -322,3 +326,70 @@ async def _simulate(ops):
                 min_size=1, max_size=30))
 def test_reconciliation_never_double_assigns(ops):
     trio.run(_simulate, ops)
+
+
+async def test_online_upgrade_and_downgrade_survive_reload(nursery):
+    """Kafka 4's group.consumer.migration.policy (bidirectional by default): a heartbeat
+    of the consumer protocol upgrades a classic group with members, the classic member
+    staying on with its session timeout and protocols (persisted in its member record);
+    when the last consumer-protocol member leaves, the group is classic again."""
+    from kpybroker.group_coordinator.consumer_group import ConsumerGroup
+    from kpybroker.group_coordinator.group import ClassicGroup, GroupState
+    from kpybroker.group_coordinator.migration import encode_assignment
+
+    from .helpers import subscription
+
+    log = MemoryOffsetsLog()
+    config = GroupConfig(num_partitions=1, initial_rebalance_delay_ms=0)
+    coord = GroupCoordinator(config=config, log=log, topic_lookup=TOPICS.get)
+    await nursery.start(coord.run)
+    await coord.on_partition_leader(0)
+    protocols = [("range", subscription("a"))]
+    j = await coord.join_group("g", "", None, "c", "/h", 1000, 10_000, "consumer", protocols,
+                               require_known_member_id=False)
+    cid = j.member_id
+    s = await coord.sync_group("g", j.generation_id, cid, None, "consumer", "range",
+                               {cid: encode_assignment(0, [("a", list(range(6)))])})
+    assert s.error == ErrorCode.NONE
+    r = await hb(coord, "A", 0)
+    assert r.error == ErrorCode.NONE
+    g = coord.groups["g"]
+    assert isinstance(g, ConsumerGroup) and set(g.members) == {cid, "A"}
+    member = g.members[cid]
+    assert member.classic is not None and member.classic.session_timeout_ms == 10_000
+    assert member.classic.protocols == protocols
+    # the classic member held everything; the new member waits for half of it, and the
+    # classic member is told to rejoin
+    assert member.assigned == {T1: set(range(6))}
+    assert coord.heartbeat("g", cid, None, j.generation_id) == ErrorCode.REBALANCE_IN_PROGRESS
+    await trio.sleep(0.01)
+
+    fresh = GroupCoordinator(config=config, log=log, topic_lookup=TOPICS.get)
+    await nursery.start(fresh.run)
+    await fresh.on_partition_leader(0)
+    restored = fresh.groups["g"]
+    assert isinstance(restored, ConsumerGroup)
+    assert restored.members[cid].classic == member.classic
+    assert restored.members["A"].classic is None
+
+    assert (await hb(coord, "A", -1)).error == ErrorCode.NONE
+    down = coord.groups["g"]
+    assert isinstance(down, ClassicGroup) and set(down.members) == {cid}
+    assert down.is_in(GroupState.PREPARING_REBALANCE) and down.protocol_name == "range"
+    await trio.sleep(0.01)
+    fresh2 = GroupCoordinator(config=config, log=log, topic_lookup=TOPICS.get)
+    await nursery.start(fresh2.run)
+    await fresh2.on_partition_leader(0)
+    again = fresh2.groups["g"]
+    assert isinstance(again, ClassicGroup) and set(again.members) == {cid}
+
+
+async def test_migration_policy_disabled_refuses_upgrade(nursery):
+    from .helpers import subscription
+
+    coord = await start(nursery, consumer_migration_policy="disabled")
+    await coord.join_group("c", "", None, "c", "/h", 1000, 10_000, "consumer", [("range", subscription("a"))],
+                           require_known_member_id=False)
+    r = await coord.consumer_group_heartbeat("c", "A", 0, subscribed_topic_names=["a"], owned={},
+                                             rebalance_timeout_ms=1000, version=1)
+    assert r.error == ErrorCode.GROUP_ID_NOT_FOUND

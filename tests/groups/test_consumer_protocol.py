@@ -155,3 +155,41 @@ def test_a_new_regex_is_assigned_after_the_named_topics(broker):
         assert [s for s in seen if s][0] == {"lit"}, seen
     finally:
         c.close()
+
+
+def _group_type(admin, group):
+    return admin.describe_consumer_groups([group])[group].result(timeout=10).type
+
+
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_online_upgrade_and_downgrade_with_a_classic_member(broker, strategy):
+    """Kafka 4's default group.consumer.migration.policy (bidirectional), as
+    confluent-kafka-python's test_consumer_upgrade_downgrade drives it: a consumer of
+    the new protocol joins a classic group that has a member and the group becomes a
+    consumer group with both (the classic member rejoining to give up half); the
+    classic member commits with its generation; when the new member leaves, the group
+    is classic again and the classic member gets everything back."""
+    fast_heartbeats(broker)
+    broker.call(broker.broker.create_topic, "kmig", 4, 1, {})
+    admin = AdminClient({"bootstrap.servers": broker})
+    classic = Consumer({"bootstrap.servers": broker, "group.id": "kmig", "group.protocol": "classic",
+                        "partition.assignment.strategy": strategy, "session.timeout.ms": 6000,
+                        "heartbeat.interval.ms": 300, "auto.offset.reset": "earliest",
+                        "enable.auto.commit": False})
+    classic.subscribe(["kmig"])
+    assert pump([classic], lambda: len(parts(classic)) == 4)
+    assert _group_type(admin, "kmig") == ck.ConsumerGroupType.CLASSIC
+
+    new = consumer(broker, "kmig")
+    new.subscribe(["kmig"])
+    assert pump([classic, new], lambda: covers_once([classic, new], 4) and len(parts(new)) == 2, timeout=40)
+    assert _group_type(admin, "kmig") == ck.ConsumerGroupType.CONSUMER
+    committed = [ck.TopicPartition("kmig", p, 1) for p in sorted(parts(classic))]
+    assert all(tp.error is None for tp in classic.commit(offsets=committed, asynchronous=False))
+
+    new.close()
+    assert pump([classic], lambda: len(parts(classic)) == 4, timeout=40)
+    assert _group_type(admin, "kmig") == ck.ConsumerGroupType.CLASSIC
+    got = classic.committed([ck.TopicPartition("kmig", p) for p in range(4)], timeout=10)
+    assert {tp.partition for tp in got if tp.offset == 1} == {tp.partition for tp in committed}
+    classic.close()
