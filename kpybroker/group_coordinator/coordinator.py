@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -119,14 +119,14 @@ class GroupConfig:
 
     @classmethod
     def from_broker_config(cls, config: Any) -> GroupConfig:
-        def get(name: str, default: int) -> int:
+        def get(name: str, default: Any, convert: Callable[[Any], Any] = int) -> Any:
             if config is None:
                 return default
             try:
                 value = config.get(name)
             except (KeyError, AttributeError, ValueError):
                 return default
-            return default if value is None else int(value)
+            return default if value is None else convert(value)
 
         d = cls()
         return cls(
@@ -153,19 +153,9 @@ class GroupConfig:
                 "group.consumer.heartbeat.interval.ms", d.consumer_heartbeat_interval_ms
             ),
             consumer_max_size=get("group.consumer.max.size", d.consumer_max_size),
-            consumer_migration_policy=_get_str(config, "group.consumer.migration.policy",
-                                               d.consumer_migration_policy),
+            consumer_migration_policy=get("group.consumer.migration.policy", d.consumer_migration_policy,
+                                          lambda v: str(v).lower()),
         )
-
-
-def _get_str(config: Any, name: str, default: str) -> str:
-    if config is None:
-        return default
-    try:
-        value = config.get(name)
-    except (KeyError, AttributeError, ValueError):
-        return default
-    return default if value is None else str(value).lower()
 
 
 @dataclass(slots=True)
@@ -1823,17 +1813,11 @@ class GroupCoordinator:
                     )
                 if old is not None:
                     # the restarted static member takes over its old place and partitions
-                    del group.members[old_id]
-                    self._cancel_group_timers_for(group, old_id)
-                    before_tombstones = member_tombstones(group_id, old_id)
-                    old.member_id = member_id or str(uuid.uuid4())
+                    before_tombstones = self._rename_member(group, old_id, member_id or str(uuid.uuid4()))
                     old.member_epoch = old.previous_member_epoch
                     old.last_sent = None
                     member = old
-                    group.members[member.member_id] = member
                     group.static_members[instance_id] = member.member_id
-                    if old_id in group.target:
-                        group.target[member.member_id] = group.target.pop(old_id)
                     took_over = True
             if member is None:
                 if len(group.members) >= self.config.consumer_max_size:
@@ -1891,25 +1875,10 @@ class GroupCoordinator:
                 # Kafka resolves a regex new to the group after answering: this
                 # heartbeat assigns the topics named literally, a later one the matches.
                 group.pending_regexes.add(member.subscribed_topic_regex)
-        if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
-            bump = True
-        if bump:
-            group.group_epoch += 1
-        if group.group_epoch > group.assignment_epoch:
-            group.compute_target_assignment(self._preferred_assignor(group))
-        group.reconcile(member, owned)
-        self._schedule_consumer_session(group, member.member_id)
-        if member.state is MemberState.UNREVOKED_PARTITIONS:
-            self._schedule_revocation_deadline(group, member)
-        else:
-            self.timers.cancel(("cg-revoke", group.group_id, member.member_id))
-        records = upgrade_records + before_tombstones + changed_records(group, member, before)
-        if records:
-            now = self.now_ms()
-            code = await self.log.append(self.partition_for(group_id), records, now)
-            code = map_offsets_append_error(ErrorCode(code))
-            if code != ErrorCode.NONE:
-                return fail(code)
+        code = await self._settle_member(group, member, owned, bump, before,
+                                         upgrade_records + before_tombstones)
+        if code != ErrorCode.NONE:
+            return fail(code)
         if group.pending_regexes:
             # After this heartbeat's records, so the resolution's epoch is written later.
             self._spawn(self._resolve_regexes, group)
@@ -1929,6 +1898,37 @@ class GroupCoordinator:
                                   self.config.consumer_heartbeat_interval_ms),
             assignment,
         )
+
+    async def _settle_member(
+        self,
+        group: ConsumerGroup,
+        member: ConsumerGroupMember,
+        owned: Assignment | None,
+        bump: bool,
+        before: Any,
+        extra_records: list[tuple[bytes, bytes | None]],
+    ) -> ErrorCode:
+        """The end of every change to a consumer-protocol member (its heartbeat, or a
+        classic member's JoinGroup): bump the group epoch if the subscription moved,
+        recompute the target, reconcile what the member owns, restart its timers and
+        write what changed (after ``extra_records``). The append's error, if any."""
+        if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
+            bump = True
+        if bump:
+            group.group_epoch += 1
+        if group.group_epoch > group.assignment_epoch:
+            group.compute_target_assignment(self._preferred_assignor(group))
+        group.reconcile(member, owned)
+        self._schedule_consumer_session(group, member.member_id)
+        if member.state is MemberState.UNREVOKED_PARTITIONS:
+            self._schedule_revocation_deadline(group, member)
+        else:
+            self.timers.cancel(("cg-revoke", group.group_id, member.member_id))
+        records = extra_records + changed_records(group, member, before)
+        if not records:
+            return ErrorCode.NONE
+        code = await self.log.append(self.partition_for(group.group_id), records, self.now_ms())
+        return map_offsets_append_error(ErrorCode(code))
 
     async def _resolve_regexes(self, group: ConsumerGroup) -> None:
         """Resolve the regexes heartbeats brought into ``group`` (Kafka does it off the
@@ -2118,6 +2118,17 @@ class GroupCoordinator:
             records.append(current_assignment_record(gid, member))
         return cg, records
 
+    def _rename_member(self, group: ConsumerGroup, old_id: str, new_id: str) -> list[tuple[bytes, bytes | None]]:
+        """A restarted static member takes over ``old_id``'s place and target under its
+        new id; returns the old id's tombstones."""
+        member = group.members.pop(old_id)
+        self._cancel_group_timers_for(group, old_id)
+        member.member_id = new_id
+        group.members[new_id] = member
+        if old_id in group.target:
+            group.target[new_id] = group.target.pop(old_id)
+        return member_tombstones(group.group_id, old_id)
+
     def _can_downgrade(self, group: ConsumerGroup, leaving_id: str) -> bool:
         """Kafka downgrades when the member leaving is the last one on the consumer
         protocol and classic members remain."""
@@ -2191,7 +2202,6 @@ class GroupCoordinator:
         """A classic JoinGroup to a consumer-protocol group with members: the member is
         assigned by the broker like any other and answered at once, as a follower."""
         protocols = [(name, bytes(meta)) for name, meta in protocols]
-        gid = group.group_id
         is_unknown = member_id == UNKNOWN_MEMBER_ID
         if is_unknown:
             member_id = str(uuid.uuid4())
@@ -2221,13 +2231,7 @@ class GroupCoordinator:
                     return JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
                 if old is not None:
                     # the restarted static member takes over its old place and partitions
-                    del group.members[current]
-                    self._cancel_group_timers_for(group, current)
-                    before_tombstones = member_tombstones(gid, current)
-                    old.member_id = member_id
-                    group.members[member_id] = old
-                    if current in group.target:
-                        group.target[member_id] = group.target.pop(current)
+                    before_tombstones = self._rename_member(group, current, member_id)
                     member = old
                 group.static_members[instance_id] = member_id
         if member is None:
@@ -2249,26 +2253,12 @@ class GroupCoordinator:
         if sorted(sub.topics) != sorted(member.subscribed_topic_names):
             member.subscribed_topic_names = list(sub.topics)
             bump = True
-        if group.refresh_subscription_metadata(self._topic_lookup, self._topic_names):
-            bump = True
-        if bump:
-            group.group_epoch += 1
-        if group.group_epoch > group.assignment_epoch:
-            group.compute_target_assignment(self._preferred_assignor(group))
         # what the member owns is what its subscription says (nothing for eager clients,
         # which give everything up before they rejoin)
-        group.reconcile(member, to_ids(sub.owned, self._topic_lookup))
-        self._schedule_consumer_session(group, member.member_id)
-        if member.state is MemberState.UNREVOKED_PARTITIONS:
-            self._schedule_revocation_deadline(group, member)
-        else:
-            self.timers.cancel(("cg-revoke", gid, member.member_id))
-        records = before_tombstones + changed_records(group, member, before)
-        if records:
-            code = await self.log.append(self.partition_for(gid), records, self.now_ms())
-            code = map_offsets_append_error(ErrorCode(code))
-            if code != ErrorCode.NONE:
-                return JoinResult(code, member_id)
+        code = await self._settle_member(group, member, to_ids(sub.owned, self._topic_lookup), bump,
+                                         before, before_tombstones)
+        if code != ErrorCode.NONE:
+            return JoinResult(code, member_id)
         return JoinResult(
             ErrorCode.NONE,
             member.member_id,
