@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kpybroker.broker import Broker
 
+# Kafka's KafkaPrincipal.ANONYMOUS: every connection's principal without SASL or TLS.
+ANONYMOUS_PRINCIPAL = "User:ANONYMOUS"
+
 
 @dataclass(slots=True)
 class RequestContext:
@@ -22,7 +25,7 @@ class RequestContext:
     client_id: str | None
     client_host: str
     connection_id: str
-    principal: str = "User:ANONYMOUS"
+    principal: str = ANONYMOUS_PRINCIPAL
     listener_name: str = "PLAINTEXT"
     api_key: int = -1
     api_version: int = -1

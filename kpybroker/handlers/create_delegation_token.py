@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kpybroker.context import ANONYMOUS_PRINCIPAL
 from kpybroker.dispatch import handler
 from wire.api_keys import ApiKey
 from wire.errors import ErrorCode
@@ -22,8 +23,6 @@ from wire.messages.create_delegation_token import (
     CreateDelegationTokenRequest,
     CreateDelegationTokenResponse,
 )
-
-ANONYMOUS = "User:ANONYMOUS"
 
 
 def split_principal(principal: str) -> tuple[str, str]:
@@ -44,7 +43,7 @@ async def handle(
             # Kafka cannot build a principal without a type: the request fails as a
             # whole, answered for User:ANONYMOUS (its getErrorResponse).
             error = ErrorCode.UNKNOWN_SERVER_ERROR
-            owner_type, owner_name = requester_type, requester_name = split_principal(ANONYMOUS)
+            owner_type, owner_name = requester_type, requester_name = split_principal(ANONYMOUS_PRINCIPAL)
     else:
         owner_type, owner_name = requester_type, requester_name
     return CreateDelegationTokenResponse(

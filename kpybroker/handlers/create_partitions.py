@@ -27,8 +27,9 @@ from wire.messages.create_partitions import CreatePartitionsRequest, CreateParti
 Result = CreatePartitionsResponse.CreatePartitionsTopicResult
 
 
-def _check(broker: Any, topic: Any) -> list[list[int]] | None:
-    """Validate one topic's request; returns the new partitions' assignments (or None)."""
+def _check(broker: Any, topic: Any) -> tuple[int, list[list[int]] | None]:
+    """Validate one topic's request; returns how many partitions it adds and their
+    assignments (or None)."""
     meta = broker.metadata.get_topic(topic.name)
     if meta is None:
         raise ac.AdminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, None)
@@ -45,7 +46,7 @@ def _check(broker: Any, topic: Any) -> list[list[int]] | None:
         )
     additional = topic.count - current
     if topic.assignments is None:
-        return None
+        return additional, None
     if len(topic.assignments) != additional:
         raise ac.AdminError(
             ErrorCode.INVALID_REPLICA_ASSIGNMENT,
@@ -58,7 +59,7 @@ def _check(broker: Any, topic: Any) -> list[list[int]] | None:
     for a in topic.assignments:
         ac.validate_manual_assignment(list(a.broker_ids), live, replication)
         out.append(list(a.broker_ids))
-    return out
+    return additional, out
 
 
 @handler(ApiKey.CREATE_PARTITIONS)
@@ -94,8 +95,7 @@ async def handle(
         if counts[topic.name] > 1:
             continue
         try:
-            assignments = _check(broker, topic)
-            added = topic.count - len(broker.metadata.get_topic(topic.name).partitions)
+            added, assignments = _check(broker, topic)
             if records + added > ac.MAX_RECORDS_PER_USER_OP:
                 raise ac.AdminError(ErrorCode.UNKNOWN_SERVER_ERROR, None)
             records += added

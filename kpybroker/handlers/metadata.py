@@ -120,20 +120,20 @@ async def handle(ctx: RequestContext, header: Any, request: MetadataRequest) -> 
                 if wanted.name is None:
                     raise RequestError(ErrorCode.INVALID_REQUEST,
                                        f"Topic name can not be null for version {version}")
-                if getattr(wanted, "topic_id", ZERO_UUID) not in (None, ZERO_UUID):
+                if _requested_id(wanted) != ZERO_UUID:
                     raise RequestError(ErrorCode.INVALID_REQUEST,
                                        f"Topic IDs are not supported in requests for version {version}")
         wanted_topics = request.topics
-        if any(getattr(t, "topic_id", ZERO_UUID) not in (None, ZERO_UUID) for t in wanted_topics):
+        if any(_requested_id(t) != ZERO_UUID for t in wanted_topics):
             # Once any topic is asked for by id, Kafka answers the ids only: names
             # given beside them are not looked up.
-            wanted_topics = [t for t in wanted_topics if t.topic_id not in (None, ZERO_UUID)]
+            wanted_topics = [t for t in wanted_topics if _requested_id(t) != ZERO_UUID]
         auto_create = bool(request.allow_auto_topic_creation) and broker.config.get("auto.create.topics.enable")
         seen: set[str] = set()
         unknown_ids: set[uuid.UUID] = set()
         for wanted in wanted_topics:
             name = wanted.name
-            topic_id = getattr(wanted, "topic_id", ZERO_UUID) or ZERO_UUID
+            topic_id = _requested_id(wanted)
             if topic_id != ZERO_UUID or name is None:
                 found = store.get_topic_by_id(topic_id) if topic_id != ZERO_UUID else None
                 if found is None:
@@ -167,6 +167,11 @@ async def handle(ctx: RequestContext, header: Any, request: MetadataRequest) -> 
         ),
         error_code=ErrorCode.NONE,
     )
+
+
+def _requested_id(topic: MetadataRequest.MetadataRequestTopic) -> uuid.UUID:
+    """The topic id a request entry names (the zero id when none: v0-v9 have no field)."""
+    return getattr(topic, "topic_id", None) or ZERO_UUID
 
 
 async def _auto_create(broker: Any, name: str) -> MetadataResponse.MetadataResponseTopic:
