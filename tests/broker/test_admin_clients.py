@@ -452,3 +452,18 @@ def test_confluent_empty_cleanup_policy_accepted(broker: Any) -> None:
     # An item other than delete/compact is still refused.
     bad = ConfigResource(ResourceType.TOPIC, "empty-policy", set_config={"cleanup.policy": "delete,keep"})
     assert error_code(a.alter_configs([bad])[bad]) == ErrorCode.INVALID_CONFIG
+
+
+def test_confluent_create_topics_over_kafkas_batch_bound(broker: Any) -> None:
+    # Kafka's controller writes one CreateTopics as at most 10,000 metadata records;
+    # a stock AdminClient asking for more gets PolicyViolation on every topic and
+    # nothing is created. 9,998 partitions (plus the topic record) still fit.
+    a = admin(broker)
+    fs = a.create_topics([NewTopic("huge-a", 6000, 1), NewTopic("huge-b", 4000, 1)])
+    for name in ("huge-a", "huge-b"):
+        assert error_code(fs[name]) == ErrorCode.POLICY_VIOLATION
+        with pytest.raises(KafkaException, match="excessively large batch"):
+            fs[name].result(10)
+    assert not {"huge-a", "huge-b"} & set(a.list_topics(timeout=10).topics)
+    fs = a.create_topics([NewTopic("fits", 9998, 1)], validate_only=True)
+    assert fs["fits"].result(10) is None
